@@ -1,0 +1,34 @@
+"""Sentence segmentation and concept codecs (text <-> fixed-size vectors)."""
+
+from encoders.base import ConceptCodec
+from encoders.errors import InputError
+from encoders.languages import normalize_lang
+from encoders.segment import segment
+
+# name -> (module, factory). Backends are imported only when asked for, so `import encoders` stays light.
+CODECS = {
+    "embedded": ("encoders.embedded", "load_embedded_codec"),
+    "sonar": ("encoders.sonar_codec", "load_sonar_codec"),
+    "minilm": ("encoders.retrieval", "SentenceTransformerCodec"),
+    "hashing": ("encoders.retrieval", "HashingCodec"),
+}
+
+
+def load_codec(name: str, **options) -> ConceptCodec:
+    """Build the codec registered under `name` with backend-specific keyword options."""
+    import importlib
+
+    if name not in CODECS:
+        raise InputError(f"unknown codec {name!r}; choose one of: {', '.join(CODECS)}")
+    module_name, factory = CODECS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InputError(f"codec {name!r} is not available ({err}); see the README section on codecs") from None
+    try:
+        return getattr(module, factory)(**options)
+    except TypeError as err:
+        raise InputError(f"bad option for codec {name!r}: {err}") from None
+
+
+__all__ = ["CODECS", "ConceptCodec", "InputError", "load_codec", "normalize_lang", "segment"]

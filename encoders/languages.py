@@ -1,0 +1,43 @@
+"""Language codes: users may type ISO 639-1 (`fr`) or SONAR/FLORES codes (`fra_Latn`); we keep the latter."""
+
+from encoders.errors import InputError
+
+# ISO 639-1 -> FLORES-200 code, for the languages the toolkit's own data and codecs cover.
+ISO_TO_FLORES = {
+    "ar": "arb_Arab", "bn": "ben_Beng", "cs": "ces_Latn", "de": "deu_Latn", "el": "ell_Grek",
+    "en": "eng_Latn", "es": "spa_Latn", "fa": "pes_Arab", "fi": "fin_Latn", "fr": "fra_Latn",
+    "he": "heb_Hebr", "hi": "hin_Deva", "hu": "hun_Latn", "id": "ind_Latn", "it": "ita_Latn",
+    "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn", "pl": "pol_Latn", "pt": "por_Latn",
+    "ro": "ron_Latn", "ru": "rus_Cyrl", "sv": "swe_Latn", "sw": "swh_Latn", "th": "tha_Thai",
+    "tl": "tgl_Latn", "tr": "tur_Latn", "uk": "ukr_Cyrl", "vi": "vie_Latn", "zh": "zho_Hans",
+}
+FLORES_TO_ISO = {flores: iso for iso, flores in ISO_TO_FLORES.items()}
+# Scripts with no spaces between words: segmentation and n-gram metrics treat them per character.
+CJK_LANGS = {"zho_Hans", "zho_Hant", "jpn_Jpan"}
+
+
+def normalize_lang(code: str, supported: "set[str] | frozenset[str] | tuple[str, ...] | None" = None) -> str:
+    """Return the FLORES code for `code` (`fr`, `FR`, `fra_Latn`, `zh-cn` all work), or raise InputError.
+
+    With `supported`, the code must also be one of those (FLORES codes), so a codec can refuse what it cannot do.
+    """
+    raw = (code or "").strip()
+    key = raw.lower().replace("-", "_")
+    if key in ("zh_cn", "zh_hans"):
+        key = "zh"
+    flores = ISO_TO_FLORES.get(key)
+    if flores is None:
+        # Accept a FLORES code typed in any case: 'fra_latn' -> 'fra_Latn'.
+        parts = raw.replace("-", "_").split("_")
+        if len(parts) == 2 and len(parts[0]) == 3 and len(parts[1]) == 4:
+            flores = f"{parts[0].lower()}_{parts[1].capitalize()}"
+    if flores is None or (supported is not None and flores not in supported):
+        choices = sorted(supported) if supported is not None else sorted(ISO_TO_FLORES)
+        shown = ", ".join(FLORES_TO_ISO.get(c, c) for c in choices)
+        raise InputError(f"unknown or unsupported language code {code!r}; use one of: {shown}")
+    return flores
+
+
+def short_code(flores: str) -> str:
+    """`fra_Latn` -> `fr` where a short code exists, else the FLORES code itself."""
+    return FLORES_TO_ISO.get(flores, flores)

@@ -1,0 +1,5 @@
+import sys
+
+from lcm.cli import main
+
+sys.exit(main())

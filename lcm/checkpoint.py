@@ -1,0 +1,137 @@
+"""Checkpoints: safetensors weights + JSON config, written atomically (temp dir, then rename)."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from encoders.errors import InputError
+from lcm.config import RecipeConfig, from_dict, to_dict
+
+FORMAT = "lcm-toolkit/1"
+
+
+def _save_tensors(tensors: dict, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+
+
+def _load_tensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated files
+        raise InputError(f"{str(path)!r} is truncated or corrupt ({err}); re-export or retrain the model") from None
+
+
+def _atomic_dir(final: Path, write) -> None:
+    """Call write(tmp_dir) then rename tmp_dir to `final`, so a reader never sees a half-written directory."""
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | None" = None) -> Path:
+    """Export a model for inference: model.safetensors + config.json (recipe, codec, dim)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "codec": recipe.codec, "concept_dim": recipe.model.concept_dim,
+            "parameters": model.num_parameters(), "recipe": to_dict(recipe), **(extra or {})}
+
+    def write(tmp: Path):
+        _save_tensors(model.state_dict(), tmp / "model.safetensors")
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+
+    _atomic_dir(out, write)
+    return out
+
+
+def read_model_config(path: "str | Path") -> tuple[RecipeConfig, dict]:
+    path = Path(path)
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise InputError(f"{str(path)!r} is not a model directory (no config.json); pass a directory written by `lcm train`")
+    try:
+        meta = json.loads(cfg_file.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{str(cfg_file)!r} is truncated or not JSON; re-export the model") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{str(path)!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    return from_dict(RecipeConfig, meta["recipe"]), meta
+
+
+def build_model(recipe: RecipeConfig):
+    from lcm.heads import build_head
+    from lcm.model import ConceptModel
+    from lcm.normalizer import Normalizer
+
+    norm = Normalizer(recipe.model.concept_dim, recipe.normalizer.method, recipe.normalizer.clip)
+    return ConceptModel(recipe.model, build_head(recipe), norm)
+
+
+def load_model(path: "str | Path", codec=None):
+    """Load an exported model; with `codec`, refuse a concept-dimension (or codec) mismatch."""
+    recipe, meta = read_model_config(path)
+    if codec is not None and codec.dim != recipe.model.concept_dim:
+        raise InputError(f"model {str(path)!r} was trained on {recipe.model.concept_dim}-d concepts ({meta['codec']} codec) "
+                         f"but codec {codec.name!r} makes {codec.dim}-d concepts; use --codec {meta['codec']}")
+    model = build_model(recipe)
+    state = _load_tensors(Path(path) / "model.safetensors")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise InputError(f"weights in {str(path)!r} do not match its config ({str(err).splitlines()[0]})") from None
+    return model.eval(), recipe, meta
+
+
+def save_training_state(out_dir: Path, step: int, model, optimizer, recipe, state: dict, keep: int) -> Path:
+    """Write checkpoints/step_XXXXXXXX atomically, then prune older ones down to `keep`."""
+    ckpt_root = out_dir / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    opt = optimizer.state_dict()
+    opt_tensors = {f"state.{i}.{k}": v for i, s in opt["state"].items() for k, v in s.items()}
+
+    def write(tmp: Path):
+        _save_tensors(model.state_dict(), tmp / "model.safetensors")
+        _save_tensors(opt_tensors, tmp / "optimizer.safetensors")
+        (tmp / "state.json").write_text(json.dumps({"step": step, "recipe": to_dict(recipe),
+                                                    "param_groups": opt["param_groups"], **state}))
+
+    final = ckpt_root / f"step_{step:08d}"
+    _atomic_dir(final, write)
+    for old in sorted(ckpt_root.glob("step_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_latest_training_state(out_dir: Path, model, optimizer) -> "dict | None":
+    """Restore the newest complete checkpoint; skip (and report) unreadable ones. None when there is none."""
+    from rich.console import Console
+
+    for ckpt in sorted((out_dir / "checkpoints").glob("step_*"), reverse=True):
+        try:
+            state = json.loads((ckpt / "state.json").read_text())
+            model.load_state_dict(_load_tensors(ckpt / "model.safetensors"))
+            flat = _load_tensors(ckpt / "optimizer.safetensors")
+        except (InputError, OSError, json.JSONDecodeError, RuntimeError) as err:
+            Console(stderr=True).print(f"[yellow]skipping unreadable checkpoint {ckpt}: {err}[/]")
+            continue
+        opt_state: dict = {}
+        for key, value in flat.items():
+            _, idx, name = key.split(".", 2)
+            opt_state.setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})
+        return state
+    return None

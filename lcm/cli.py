@@ -1,0 +1,232 @@
+"""The `lcm` command line. Every user mistake ends in one clear `error:` line and exit code 2."""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from encoders.errors import InputError
+
+PRETRAINED = Path(__file__).parent / "pretrained"
+DEFAULT_MODELS = {"mse": "base_lcm", "diffusion": "two_tower", "quantized": "quant_lcm"}
+
+EXAMPLES = {
+    "encode": "lcm encode story.txt --lang en -o shards/\n  lcm encode corpus.jsonl docs/ --codec embedded --lang fr -o shards/",
+    "decode": "lcm decode shards/shard_00000.parquet --lang de\n  lcm decode concepts.npy --lang zh",
+    "train": "lcm train recipes/base_lcm_tiny.yaml data.train=shards/ train.steps=200\n"
+             "  lcm train recipes/two_tower_small.yaml train.out_dir=runs/tt model.d_model=384",
+    "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
+                "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
+}
+
+
+def _codec_options(pairs: list[str]) -> dict:
+    import yaml
+
+    options = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InputError(f"--codec-opt {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def load_codec_for(args, model_codec: "str | None" = None):
+    from encoders import load_codec
+
+    name = args.codec or model_codec or "embedded"
+    return load_codec(name, **_codec_options(args.codec_opt))
+
+
+def resolve_model(args) -> Path:
+    """--model DIR, else the shipped default model for --head."""
+    if args.model:
+        return Path(args.model)
+    path = PRETRAINED / DEFAULT_MODELS[args.head]
+    if not (path / "config.json").is_file():
+        raise InputError(f"no shipped {args.head} model at {path}; train one with `lcm train recipes/{DEFAULT_MODELS[args.head]}_embedded.yaml` "
+                         "or pass --model DIR")
+    return path
+
+
+def read_input_text(source: str) -> str:
+    from lcm.data import read_text_file
+
+    if source == "-":
+        text = sys.stdin.read()
+        if not text.strip():
+            raise InputError("standard input is empty; pipe some text in or give a file")
+        return text
+    return read_text_file(source)
+
+
+def cmd_encode(args) -> None:
+    from rich.progress import Progress
+
+    from encoders.languages import normalize_lang
+    from lcm.data import EOT_SENTENCE, load_documents, write_shard
+
+    codec = load_codec_for(args)
+    lang = normalize_lang(args.lang, codec.languages)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"codec": codec.name, "dim": codec.dim, "eot": codec.encode([EOT_SENTENCE], "eng_Latn")[0].tolist()}
+    shard, docs, n_docs, n_sents = 0, [], 0, 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("encoding", total=None)
+        for doc in load_documents(args.inputs, lang, args.text_field):
+            doc.lang = normalize_lang(doc.lang, codec.languages)
+            doc.concepts = codec.encode(doc.sentences, doc.lang).numpy()
+            docs.append(doc)
+            n_docs, n_sents = n_docs + 1, n_sents + len(doc.sentences)
+            progress.update(task, advance=len(doc.sentences), description=f"encoding: {n_docs} docs")
+            if len(docs) == args.docs_per_shard:
+                write_shard(out / f"shard_{shard:05d}.parquet", docs, codec.dim, meta)
+                shard, docs = shard + 1, []
+    if docs:
+        write_shard(out / f"shard_{shard:05d}.parquet", docs, codec.dim, meta)
+        shard += 1
+    if n_sents == 0:
+        raise InputError("the input had no sentences to encode")
+    print(f"wrote {n_docs} documents, {n_sents} sentences ({codec.name}, {codec.dim}-d) to {shard} shard(s) in {out}")
+
+
+def cmd_decode(args) -> None:
+    import numpy as np
+    import torch
+
+    from lcm.data import read_shard, shard_paths
+
+    codec = load_codec_for(args)
+    path = Path(args.input)
+    if path.suffix == ".npy":
+        try:
+            arrays = [("concepts", np.load(path))]
+        except (ValueError, OSError) as err:
+            raise InputError(f"{str(path)!r} is not a readable .npy file ({err})") from None
+    else:
+        arrays = [(d.doc_id, d.concepts) for p in shard_paths(args.input) for d in read_shard(p)]
+    for doc_id, concepts in arrays:
+        texts = codec.decode(torch.as_tensor(concepts, dtype=torch.float32), args.lang)
+        print(f"# {doc_id}\n" + "\n".join(texts))
+
+
+def cmd_train(args) -> None:
+    from lcm.config import load_recipe
+    from lcm.train import train
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    out = train(recipe, resume=not args.no_resume, show_progress=not args.quiet)
+    print(f"model written to {out}")
+
+
+def head_options(args) -> dict:
+    """Decoding options the user set explicitly; heads validate them."""
+    options = {k: v for k, v in (("sampler", args.sampler), ("steps", args.steps), ("guidance_scale", args.guidance),
+                                 ("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    options.update(_codec_options(args.head_opt))
+    return options
+
+
+def cmd_generate(args) -> None:
+    from encoders import segment
+    from encoders.languages import normalize_lang
+    from lcm.checkpoint import load_model, read_model_config
+    from lcm.generate import GenerationConfig, generate
+
+    if args.sentences < 1:
+        raise InputError(f"-n/--sentences must be at least 1, got {args.sentences}")
+    model_dir = resolve_model(args)
+    _, meta = read_model_config(model_dir)
+    codec = load_codec_for(args, meta["codec"])
+    model, _, _ = load_model(model_dir, codec)
+    src = normalize_lang(args.src_lang, codec.languages)
+    tgt = normalize_lang(args.tgt_lang or args.src_lang, codec.languages)
+    sentences = segment(read_input_text(args.input), src)
+    prompt = codec.encode(sentences, src)
+    cfg = GenerationConfig(max_new=args.sentences, use_cache=not args.no_cache, seed=args.seed, head_options=head_options(args))
+    (new,), (reason,) = generate(model, [prompt], cfg)
+    texts = codec.decode(new, tgt) if len(new) else []
+    if args.json:
+        print(json.dumps({"prompt": sentences, "continuation": texts, "stopped": reason, "model": str(model_dir),
+                          "codec": codec.name}, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(texts))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lcm", description="Large Concept Models: model text as a sequence of sentence concepts.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n" + "\n".join(f"  {e.splitlines()[0]}" for e in EXAMPLES.values()))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, help_text):
+        return sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n  " + EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def codec_args(p):
+        p.add_argument("--codec", help="concept codec: embedded (default), sonar, minilm, hashing")
+        p.add_argument("--codec-opt", action="append", metavar="KEY=VALUE", help="codec option, repeatable")
+
+    p = add("encode", "segment and encode text/JSONL documents into parquet concept shards")
+    p.add_argument("inputs", nargs="+", help=".txt files (one document each), .jsonl files (text or sentences per line) or folders")
+    p.add_argument("-o", "--out", required=True, help="output folder for shard_*.parquet")
+    p.add_argument("--lang", default="en", help="language of the input (en, fr, zh, fra_Latn, ...); JSONL rows may set 'lang'")
+    p.add_argument("--text-field", default="text", help="JSONL field holding the document text")
+    p.add_argument("--docs-per-shard", type=int, default=1000)
+    codec_args(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = add("decode", "decode concepts (parquet shards or a .npy matrix) back to text in any supported language")
+    p.add_argument("input", help="shard file/folder/glob, or an (N, D) .npy file")
+    p.add_argument("--lang", default="en", help="language to decode into")
+    codec_args(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = add("train", "train a model from a YAML recipe; re-running resumes from the last checkpoint")
+    p.add_argument("recipe", help="YAML recipe (see recipes/)")
+    p.add_argument("overrides", nargs="*", help="dotted overrides such as train.steps=100")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if checkpoints exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = add("generate", "continue a document by N sentences (in the same or another language)")
+    p.add_argument("input", help="text file, or - for standard input")
+    p.add_argument("-n", "--sentences", type=int, default=3, help="sentences to generate (default 3)")
+    p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
+    p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
+    p.add_argument("--src-lang", default="en", help="language of the input")
+    p.add_argument("--tgt-lang", help="language of the output (default: same as input)")
+    p.add_argument("--sampler", help="diffusion sampler: ddim, dpmpp, euler")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
+    p.add_argument("--top-k", type=int, help="quantized head: top-k")
+    p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="disable the KV cache (slower; for checking)")
+    p.add_argument("--json", action="store_true", help="print JSON with the prompt, continuation and stop reason")
+    codec_args(p)
+    p.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

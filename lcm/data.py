@@ -1,0 +1,200 @@
+"""Concept datasets: documents -> sentences -> concepts in parquet shards, and a streaming batch loader.
+
+Shard schema: one row per document with `doc_id`, `lang`, `sentences` (list<string>) and `concepts`
+(list<fixed_size_list<float32, D>>). Schema metadata records the codec, D and the codec's end-of-text concept.
+"""
+
+import glob
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from encoders.errors import InputError
+
+EOT_SENTENCE = "End of text."
+
+
+@dataclass
+class Document:
+    doc_id: str
+    lang: str
+    sentences: list[str]
+    concepts: "np.ndarray | None" = None  # (N, D) float32
+
+
+def read_text_file(path: "str | Path") -> str:
+    """Read a UTF-8 text file, refusing empty, binary and non-UTF-8 input with a clear message."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist or is not a file")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise InputError(f"{str(path)!r} looks like a binary file; give a UTF-8 text or JSONL file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{str(path)!r} is not valid UTF-8 (byte {err.start}); convert it, e.g. `iconv -f latin1 -t utf-8`") from None
+    if not text.strip():
+        raise InputError(f"{str(path)!r} is empty; give a file with at least one sentence")
+    return text
+
+
+def load_documents(paths: list[str], lang: str, text_field: str = "text") -> Iterator[Document]:
+    """Documents from .txt files (one document each), directories of them, or JSONL (`text` or `sentences` per line)."""
+    from encoders.segment import segment
+
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p])
+    if not files:
+        raise InputError(f"no .txt or .jsonl files found in {paths}")
+    for path in files:
+        text = read_text_file(path)
+        if path.suffix == ".jsonl":
+            for n, line in enumerate(text.splitlines()):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    raise InputError(f"{path}:{n + 1} is not valid JSON; each line must be one JSON object") from None
+                doc_lang = row.get("lang") or lang
+                if isinstance(row.get("sentences"), list):
+                    sentences = [str(s) for s in row["sentences"] if str(s).strip()]
+                elif isinstance(row.get(text_field), str):
+                    sentences = segment(row[text_field], doc_lang)
+                else:
+                    raise InputError(f"{path}:{n + 1} has neither a {text_field!r} string nor a 'sentences' list")
+                if sentences:
+                    yield Document(str(row.get("doc_id", row.get("id", f"{path.stem}:{n}"))), doc_lang, sentences)
+        else:
+            yield Document(path.stem, lang, segment(text, lang))
+
+
+def _schema(dim: int, metadata: dict):
+    import pyarrow as pa
+
+    return pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("sentences", pa.list_(pa.string())),
+                      ("concepts", pa.list_(pa.list_(pa.float32(), dim)))], metadata={k: json.dumps(v) for k, v in metadata.items()})
+
+
+def write_shard(path: "str | Path", docs: list[Document], dim: int, metadata: dict) -> None:
+    """Write documents to one parquet shard atomically (temp file + rename)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    flat = [np.asarray(d.concepts, dtype=np.float32) for d in docs]
+    concepts = pa.ListArray.from_arrays(
+        np.cumsum([0] + [len(c) for c in flat]).astype(np.int32),
+        pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(flat).reshape(-1)), dim))
+    table = pa.Table.from_arrays([pa.array([d.doc_id for d in docs]), pa.array([d.lang for d in docs]),
+                                  pa.array([d.sentences for d in docs], pa.list_(pa.string())), concepts],
+                                 schema=_schema(dim, metadata))
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def shard_paths(spec: str) -> list[Path]:
+    """A shard file, a directory of shards, or a glob -> sorted list of parquet files."""
+    p = Path(spec)
+    files = sorted(p.glob("*.parquet")) if p.is_dir() else sorted(Path(f) for f in glob.glob(spec))
+    if not files:
+        raise InputError(f"no parquet shards found at {spec!r}; create them with `lcm encode`")
+    return files
+
+
+def shard_metadata(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    try:
+        raw = pq.read_schema(path).metadata or {}
+    except Exception as err:  # pyarrow raises several types for truncated/corrupt files
+        raise InputError(f"shard {str(path)!r} is corrupt or truncated ({type(err).__name__}); re-create it with `lcm encode`") from None
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def read_shard(path: Path) -> Iterator[Document]:
+    """Documents of one shard, with concepts as (N, D) float32 arrays; refuses corrupt files and non-finite concepts."""
+    import pyarrow.parquet as pq
+
+    dim = shard_metadata(path)["dim"]
+    try:
+        table = pq.read_table(path)
+    except Exception as err:
+        raise InputError(f"shard {str(path)!r} is corrupt or truncated ({type(err).__name__}); re-create it with `lcm encode`") from None
+    concepts = table.column("concepts").combine_chunks()
+    flat = concepts.values.values.to_numpy().reshape(-1, dim)  # (total sentences, D)
+    offsets = concepts.offsets.to_numpy()
+    for i, (doc_id, lang, sentences) in enumerate(zip(*(table.column(c).to_pylist() for c in ("doc_id", "lang", "sentences")))):
+        doc_concepts = flat[offsets[i]:offsets[i + 1]]
+        if not np.isfinite(doc_concepts).all():
+            raise InputError(f"shard {str(path)!r} document {doc_id!r} has NaN/Inf concepts; re-encode it")
+        yield Document(doc_id, lang, sentences, doc_concepts)
+
+
+def dataset_info(spec: str) -> dict:
+    """Codec name, dim and end-of-text concept shared by all shards at `spec` (they must agree)."""
+    infos = [shard_metadata(p) for p in shard_paths(spec)]
+    for info in infos[1:]:
+        if (info["codec"], info["dim"]) != (infos[0]["codec"], infos[0]["dim"]):
+            raise InputError(f"shards at {spec!r} mix codecs {infos[0]['codec']}/{infos[0]['dim']} and {info['codec']}/{info['dim']}")
+    return infos[0]
+
+
+def sample_concepts(spec: str, n: int, seed: int = 0) -> torch.Tensor:
+    """Up to n concepts drawn uniformly from the shards, for fitting the normalizer and head."""
+    rows = np.concatenate([d.concepts for p in shard_paths(spec) for d in read_shard(p)])
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(rows), size=min(n, len(rows)), replace=False)
+    return torch.from_numpy(rows[pick])
+
+
+def batches(spec: str, concepts_per_batch: int, max_len: int, *, eot: "np.ndarray | None", shuffle: bool,
+            seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Stream padded batches (concepts (B, T, D), valid (B, T)) from shards, packing documents by a concept budget.
+
+    Documents longer than max_len are cut into windows. With world_size > 1 each rank reads its own shards.
+    The order depends only on (seed, epoch), so a resumed run can skip to where it stopped.
+    """
+    rng = random.Random(f"{seed}:{epoch}")
+    paths = shard_paths(spec)
+    if shuffle:
+        rng.shuffle(paths)
+    paths = paths[rank::world_size]
+    batch: list[np.ndarray] = []
+    for path in paths:  # one shard in memory at a time: documents are shuffled within a shard, shards across epochs
+        windows = []
+        for doc in read_shard(path):
+            seq = doc.concepts if eot is None else np.concatenate([doc.concepts, eot[None]])
+            for start in range(0, max(len(seq) - 1, 1), max_len - 1):  # windows overlap by one concept
+                if len(seq[start:start + max_len]) >= 2:
+                    windows.append(seq[start:start + max_len])
+        if shuffle:
+            rng.shuffle(windows)
+        for seq in windows:
+            longest = max([len(seq)] + [len(s) for s in batch])
+            if batch and (len(batch) + 1) * longest > concepts_per_batch:
+                yield _pad(batch)
+                batch = []
+            batch.append(seq)
+    if batch:
+        yield _pad(batch)
+
+
+def _pad(seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    T, D = max(len(s) for s in seqs), seqs[0].shape[1]
+    concepts = torch.zeros(len(seqs), T, D)
+    valid = torch.zeros(len(seqs), T, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        concepts[i, :len(s)] = torch.from_numpy(s)
+        valid[i, :len(s)] = True
+    return concepts, valid

@@ -1,0 +1,143 @@
+"""The training loop: one readable function. AdamW, warmup + cosine, grad clipping, bf16/fp32, atomic checkpoints, resume."""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from encoders.errors import InputError
+from lcm.checkpoint import build_model, load_latest_training_state, save_model, save_training_state
+from lcm.config import RecipeConfig
+from lcm.data import batches, dataset_info, sample_concepts
+
+
+def lr_at(step: int, cfg) -> float:
+    """Linear warmup to cfg.lr, then cosine decay to cfg.lr * cfg.min_lr_ratio."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pick_device(name: str) -> torch.device:
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+
+
+def check_data(recipe: RecipeConfig) -> dict:
+    info = dataset_info(recipe.data.train)
+    if info["dim"] != recipe.model.concept_dim:
+        raise InputError(f"shards hold {info['dim']}-d concepts ({info['codec']} codec) but model.concept_dim is "
+                         f"{recipe.model.concept_dim}; set model.concept_dim={info['dim']}")
+    if info["codec"] != recipe.codec:
+        raise InputError(f"shards were encoded with codec {info['codec']!r} but the recipe says codec={recipe.codec!r}; "
+                         f"set codec={info['codec']}")
+    return info
+
+
+def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = True, rank: int = 0, world_size: int = 1,
+          wrap=None) -> Path:
+    """Train the model described by `recipe`; returns the exported model directory (out_dir/model).
+
+    `wrap(model) -> model` lets a launcher (DDP/FSDP) wrap the module; the loop itself does not change.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    cfg, out_dir = recipe.train, Path(recipe.train.out_dir)
+    info = check_data(recipe)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model = build_model(recipe)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=cfg.betas)
+    state = load_latest_training_state(out_dir, model, optimizer) if resume else None
+    if state is None:  # fresh start: fit the normalizer, record the end-of-text concept, let the head prepare
+        sample = sample_concepts(recipe.data.train, recipe.normalizer.fit_samples, cfg.seed)
+        model.normalizer.fit(sample)
+        model.eot_concept.copy_(torch.tensor(info["eot"]))
+        model.head.prepare(model.normalizer.normalize(sample))
+        state = {"step": 0, "epoch": 0, "batch_in_epoch": 0}
+    model.to(device)
+    for group_state in optimizer.state.values():  # optimizer tensors follow the model to its device
+        for key, value in group_state.items():
+            if torch.is_tensor(value) and key != "step":
+                group_state[key] = value.to(device)
+    train_model = wrap(model) if wrap else model
+    eot = model.eot_concept.cpu().numpy() if recipe.data.append_eot else None
+    log_path = out_dir / "loss_log.jsonl"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _trim_log(log_path, state["step"])
+    step, epoch, skip = state["step"], state["epoch"], state["batch_in_epoch"]
+    started = time.monotonic()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+                        TimeRemainingColumn(), disable=not show_progress or rank != 0)
+    with progress, open(log_path, "a") as log:
+        task = progress.add_task("train", total=cfg.steps, completed=step, loss="")
+        while step < cfg.steps:
+            n_batches = 0
+            for batch_in_epoch, (concepts, valid) in enumerate(batches(
+                    recipe.data.train, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot,
+                    shuffle=recipe.data.shuffle, seed=cfg.seed, epoch=epoch, rank=rank, world_size=world_size)):
+                n_batches += 1
+                if batch_in_epoch < skip:  # resuming mid-epoch: this batch was already trained on
+                    continue
+                train_model.train()
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, cfg)
+                with autocast:  # the model's forward is its loss, so DDP/FSDP wrappers see the whole step
+                    loss, metrics = train_model(concepts.to(device), valid.to(device))
+                if not torch.isfinite(loss):
+                    raise RuntimeError(f"loss became {loss.item()} at step {step}; lower train.lr or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
+                optimizer.step()
+                step += 1
+                progress.update(task, completed=step, loss=f"loss {loss.item():.4f}")
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    log.write(json.dumps({"step": step, "loss": loss.item(), "lr": lr_at(step - 1, cfg),
+                                          "grad_norm": float(grad_norm), "epoch": epoch, **metrics}) + "\n")
+                    log.flush()
+                out_of_time = cfg.max_minutes > 0 and time.monotonic() - started > cfg.max_minutes * 60
+                if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time):
+                    save_training_state(out_dir, step, model, optimizer, recipe,
+                                        {"epoch": epoch, "batch_in_epoch": batch_in_epoch + 1}, cfg.keep_checkpoints)
+                if step >= cfg.steps or out_of_time:
+                    break
+            else:
+                if n_batches == 0:
+                    raise InputError(f"the training data at {recipe.data.train!r} gave no batch; it needs documents "
+                                     "of at least 2 sentences")
+                epoch, skip = epoch + 1, 0
+                continue
+            break
+    model.eval()
+    extra = {"trained_steps": step}
+    if recipe.data.valid:
+        extra["valid_loss"] = evaluate_loss(model, recipe, device)
+    return save_model(model.cpu(), recipe, out_dir / "model", extra) if rank == 0 else out_dir / "model"
+
+
+@torch.no_grad()
+def evaluate_loss(model, recipe: RecipeConfig, device: torch.device) -> float:
+    """Mean head loss over the validation shards (head randomness is seeded for repeatability)."""
+    model.eval()
+    torch.manual_seed(0)
+    eot = model.eot_concept.cpu().numpy() if recipe.data.append_eot else None
+    losses = [model.loss(c.to(device), v.to(device))[0].item() for c, v in batches(
+        recipe.data.valid, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot, shuffle=False, seed=0, epoch=0)]
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """After a resume, drop loss-log lines past the checkpoint we resumed from, so the log has no duplicates."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(ln + "\n" for ln in lines))
+        tmp.replace(path)

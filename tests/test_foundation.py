@@ -1,0 +1,124 @@
+"""Core invariants: recipes, normalizer, model, training, generation."""
+
+import glob
+import json
+import os
+
+import pytest
+import torch
+
+from encoders.errors import InputError
+from lcm.checkpoint import build_model, load_model
+from lcm.config import RecipeConfig, from_dict, load_recipe
+from lcm.generate import GenerationConfig, generate
+from lcm.normalizer import Normalizer
+from lcm.train import train
+
+ROOT = os.path.dirname(os.path.dirname(__file__))
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "recipes", "*.yaml"))))
+def test_every_shipped_recipe_loads(path):
+    recipe = load_recipe(path)
+    assert recipe.train.steps > 0 and recipe.model.concept_dim > 0
+
+
+def test_recipe_unknown_key_and_overrides(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  d_modle: 64\n")
+    with pytest.raises(InputError, match="d_modle.*valid keys"):
+        load_recipe(bad)
+    good = load_recipe(os.path.join(ROOT, "recipes", "base_lcm_tiny.yaml"), ["model.d_model=32", "train.betas=0.8,0.9"])
+    assert good.model.d_model == 32 and good.train.betas == (0.8, 0.9)
+    with pytest.raises(InputError, match="cannot use"):
+        from_dict(RecipeConfig, {"train": {"steps": "many"}})
+
+
+def test_normalizer_matches_median_and_iqr():
+    x = torch.arange(1.0, 102.0)[:, None].repeat(1, 3)  # 1..101: median 51, q25 26, q75 76
+    norm = Normalizer(3, "gaussian_robust")
+    norm.fit(x)
+    assert torch.allclose(norm.center, torch.full((3,), 51.0))
+    assert torch.allclose(norm.scale, torch.full((3,), 50 * 0.7413))
+    y = torch.randn(5, 3)
+    assert torch.allclose(norm.denormalize(norm.normalize(y)), y, atol=1e-5)
+    clipped = Normalizer(3, "robust", clip=1.0)
+    clipped.fit(x)
+    assert clipped.normalize(torch.full((1, 3), 1000.0)).max() == 1.0
+
+
+def _random_model(d=64, layers=2):
+    recipe = from_dict(RecipeConfig, {"codec": "hashing", "model": {"concept_dim": d, "d_model": 32, "n_layers": layers,
+                                                                     "n_heads": 4, "dropout": 0.0}})
+    torch.manual_seed(0)
+    model = build_model(recipe).eval()
+    model.normalizer.fit(torch.randn(500, d))
+    return model
+
+
+def test_kv_cached_generation_equals_uncached_on_ragged_batch():
+    model = _random_model()
+    prompts = [torch.randn(n, 64) for n in (3, 7, 1)]
+    cached, _ = generate(model, prompts, GenerationConfig(max_new=12, eot_threshold=0, use_cache=True))
+    uncached, _ = generate(model, prompts, GenerationConfig(max_new=12, eot_threshold=0, use_cache=False))
+    for a, b in zip(cached, uncached):
+        assert a.shape == (12, 64)
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_batched_generation_equals_one_prompt_at_a_time():
+    model = _random_model()
+    prompts = [torch.randn(n, 64) for n in (2, 5)]
+    batched, _ = generate(model, prompts, GenerationConfig(max_new=4, eot_threshold=0))
+    for prompt, out in zip(prompts, batched):
+        (single,), _ = generate(model, [prompt], GenerationConfig(max_new=4, eot_threshold=0))
+        assert torch.allclose(single, out, atol=1e-4)
+
+
+def test_generation_stops_at_end_of_text_and_repetition():
+    model = _random_model()
+    prompt = [torch.randn(3, 64)]
+    (first,), _ = generate(model, prompt, GenerationConfig(max_new=1, eot_threshold=0))
+    model.eot_concept.copy_(first[0])  # the model's first output *is* end-of-text: stop right away
+    (out,), (reason,) = generate(model, prompt, GenerationConfig(max_new=5, min_new=0))
+    assert reason == "end_of_text" and len(out) == 0
+    with torch.no_grad():  # a model that always says the same thing: the second output repeats the first
+        model.head.postnet.weight.zero_()
+        model.head.postnet.bias.normal_()
+    (out,), (reason,) = generate(model, prompt, GenerationConfig(max_new=5, eot_threshold=0, repeat_threshold=0.9))
+    assert reason == "repetition" and len(out) == 1
+
+
+def test_generation_rejects_bad_prompts():
+    model = _random_model()
+    with pytest.raises(InputError, match="NaN"):
+        generate(model, [torch.full((2, 64), float("nan"))], GenerationConfig())
+    with pytest.raises(InputError, match="expects"):
+        generate(model, [torch.randn(2, 32)], GenerationConfig())
+
+
+def test_toy_base_lcm_overfits(tiny_recipe):
+    tiny_recipe.train.steps = 150
+    out = train(tiny_recipe, show_progress=False)
+    log = [json.loads(line) for line in open(os.path.join(tiny_recipe.train.out_dir, "loss_log.jsonl"))]
+    model, recipe, meta = load_model(out)
+    # Baseline: always predicting the mean normalized concept. The model must do far better on its training data.
+    from lcm.data import sample_concepts
+
+    targets = model.normalizer.normalize(sample_concepts(tiny_recipe.data.train, 10_000))
+    baseline = (targets - targets.mean(0)).pow(2).sum(-1).mean().item()
+    assert log[-1]["loss"] < 0.3 * baseline, (log[-1]["loss"], baseline)
+    assert log[0]["loss"] > 3 * log[-1]["loss"], (log[0], log[-1])
+    assert meta["trained_steps"] == 150 and recipe.model.head == "mse"
+    assert model.normalizer.fitted and model.eot_concept.abs().sum() > 0
+
+
+def test_training_resumes_and_continues_the_log(tiny_recipe):
+    tiny_recipe.train.steps = 20
+    train(tiny_recipe, show_progress=False)
+    tiny_recipe.train.steps = 40
+    train(tiny_recipe, show_progress=False)
+    steps = [json.loads(line)["step"] for line in open(os.path.join(tiny_recipe.train.out_dir, "loss_log.jsonl"))]
+    assert steps == list(range(5, 45, 5))  # no duplicates, no gap
+    ckpts = sorted(os.listdir(os.path.join(tiny_recipe.train.out_dir, "checkpoints")))
+    assert ckpts[-1] == "step_00000040" and len(ckpts) <= tiny_recipe.train.keep_checkpoints
