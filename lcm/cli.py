@@ -14,8 +14,13 @@ DEFAULT_MODELS = {"mse": "base_lcm", "diffusion": "two_tower", "quantized": "qua
 EXAMPLES = {
     "encode": "lcm encode story.txt --lang en -o shards/\n  lcm encode corpus.jsonl docs/ --codec embedded --lang fr -o shards/",
     "decode": "lcm decode shards/shard_00000.parquet --lang de\n  lcm decode concepts.npy --lang zh",
+    "prepare": "lcm prepare ~/.cache/lcm-toolkit/corpora/documents.jsonl --split train -o shards/train\n"
+               "  torchrun --nproc_per_node 2 -m lcm prepare docs.jsonl -o shards/ --codec embedded",
     "train": "lcm train recipes/base_lcm_tiny.yaml data.train=shards/ train.steps=200\n"
              "  lcm train recipes/two_tower_small.yaml train.out_dir=runs/tt model.d_model=384",
+    "summarize": "lcm summarize examples/prodigal_son.de.txt --src-lang de --tgt-lang en --sentences 3\n"
+                 "  cat article.txt | lcm summarize - --ratio 0.1 --json\n  lcm summarize docs.jsonl --extractive",
+    "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
 }
@@ -69,7 +74,7 @@ def cmd_encode(args) -> None:
     from lcm.data import EOT_SENTENCE, load_documents, write_shard
 
     codec = load_codec_for(args)
-    lang = normalize_lang(args.lang, codec.languages)
+    lang = normalize_lang(args.lang)  # the codec checks it supports the language when it encodes
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"codec": codec.name, "dim": codec.dim, "eot": codec.encode([EOT_SENTENCE], "eng_Latn")[0].tolist()}
@@ -77,7 +82,7 @@ def cmd_encode(args) -> None:
     with Progress(transient=True) as progress:
         task = progress.add_task("encoding", total=None)
         for doc in load_documents(args.inputs, lang, args.text_field):
-            doc.lang = normalize_lang(doc.lang, codec.languages)
+            doc.lang = normalize_lang(doc.lang)
             doc.concepts = codec.encode(doc.sentences, doc.lang).numpy()
             docs.append(doc)
             n_docs, n_sents = n_docs + 1, n_sents + len(doc.sentences)
@@ -107,10 +112,36 @@ def cmd_decode(args) -> None:
         except (ValueError, OSError) as err:
             raise InputError(f"{str(path)!r} is not a readable .npy file ({err})") from None
     else:
-        arrays = [(d.doc_id, d.concepts) for p in shard_paths(args.input) for d in read_shard(p)]
+        docs = [d for p in shard_paths(args.input) for d in read_shard(p)]
+        if hasattr(codec, "add_to_bank"):  # a retrieval codec decodes to the nearest sentence it knows: the shards' own
+            for d in docs:
+                codec.add_to_bank(d.sentences, torch.from_numpy(d.concepts.copy()))
+        arrays = [(d.doc_id, d.concepts) for d in docs]
     for doc_id, concepts in arrays:
-        texts = codec.decode(torch.as_tensor(concepts, dtype=torch.float32), args.lang)
+        texts = codec.decode(torch.tensor(np.asarray(concepts), dtype=torch.float32), args.lang)
         print(f"# {doc_id}\n" + "\n".join(texts))
+
+
+def cmd_prepare(args) -> None:
+    from rich.progress import Progress
+
+    from lcm.prepare import prepare, write_manifest
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    codec = load_codec_for(args)
+    filters = {"sources": tuple(args.source or ()), "splits": tuple(args.split or ()), "langs": tuple(args.doc_lang or ())}
+    with Progress(disable=rank != 0) as progress:
+        task = progress.add_task(f"preparing (rank {rank}/{world})", total=None)
+        written = prepare(args.input, args.out, codec, docs_per_shard=args.docs_per_shard, rank=rank, world_size=world,
+                          filters=filters, progress=lambda i, n: progress.update(task, advance=n))
+    if world > 1:  # every rank must finish before the manifest is written
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo")
+        dist.barrier()
+        dist.destroy_process_group()
+    if rank == 0:
+        print(f"rank 0 wrote {len(written)} shard(s); manifest: {write_manifest(args.out)}")
 
 
 def cmd_train(args) -> None:
@@ -156,6 +187,81 @@ def cmd_generate(args) -> None:
         print("\n".join(texts))
 
 
+def _load_for_generation(args):
+    from encoders.languages import normalize_lang
+    from lcm.checkpoint import load_model, read_model_config
+
+    model_dir = resolve_model(args)
+    _, meta = read_model_config(model_dir)
+    codec = load_codec_for(args, meta["codec"])
+    model, _, _ = load_model(model_dir, codec)
+    src = normalize_lang(args.src_lang)
+    tgt = normalize_lang(args.tgt_lang or args.src_lang)
+    return model, codec, src, tgt, model_dir
+
+
+def _input_documents(args, src: str) -> list[tuple[str, list[str]]]:
+    """(name, sentences) for a file, a folder of .txt files, stdin (-) or JSONL (one document per line)."""
+    from encoders import segment
+    from lcm.data import load_documents
+
+    if args.input == "-":
+        return [("stdin", segment(read_input_text("-"), src))]
+    return [(d.doc_id, d.sentences) for d in load_documents([args.input], src)]
+
+
+def cmd_summarize(args) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from lcm.apps import summarize, summary_length
+    from lcm.generate import GenerationConfig
+
+    model, codec, src, tgt, _ = _load_for_generation(args)
+    docs = _input_documents(args, src)
+    gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
+    results = []
+    with Progress(console=Console(stderr=True), transient=True, disable=len(docs) < 2 and
+                  sum(len(s) for _, s in docs) < 200) as progress:
+        task = progress.add_task("summarizing", total=len(docs))
+        for name, sentences in docs:
+            n_out = summary_length(len(sentences), args.sentences, args.ratio)
+            summary = summarize(model, codec, sentences, src, tgt, n_out, extractive=args.extractive, gen=gen)
+            results.append((name, sentences, summary))
+            progress.advance(task)
+    for name, sentences, summary in results:
+        if args.json:
+            print(json.dumps({"document": name, "mode": summary.mode, "summary": summary.sentences,
+                              "alignment": [{"summary_sentence": i, "closest_input_sentences": idx,
+                                             "closest_input_text": sentences[idx[0]]}
+                                            for i, idx in enumerate(summary.alignment)]}, ensure_ascii=False))
+        else:
+            if len(results) > 1:
+                print(f"# {name}")
+            if summary.mode == "extractive":
+                print("[extractive: the input sentences closest to the predicted summary concepts]")
+            print("\n".join(summary.sentences))
+
+
+def cmd_story(args) -> None:
+    from lcm.apps import plan_story, plot_trajectory
+    from lcm.generate import GenerationConfig
+    from encoders import segment
+
+    model, codec, src, tgt, _ = _load_for_generation(args)
+    sentences = segment(read_input_text(args.input), src)
+    gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
+    prompt, plan = plan_story(model, codec, sentences, src, args.sentences, gen)
+    text = codec.decode(plan, tgt)
+    print("Outline:")
+    for i, line in enumerate(text, 1):
+        print(f"  {i}. {line}")
+    print("\nStory:\n" + " ".join(sentences + text) if tgt == src else "\nStory:\n" + " ".join(text))
+    if args.plot:
+        plot_trajectory(prompt, plan, args.plot, "story plan: input vs planned concepts")
+        print(f"\nplot written to {args.plot}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lcm", description="Large Concept Models: model text as a sequence of sentence concepts.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -185,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     codec_args(p)
     p.set_defaults(func=cmd_decode)
 
+    p = add("prepare", "encode a large JSONL corpus into shards: resumable, and split across processes under torchrun")
+    p.add_argument("input", help="JSONL with one document per line ('sentences' list or 'text'; optional source/split/lang)")
+    p.add_argument("-o", "--out", required=True, help="output folder for shard_*.parquet and manifest.json")
+    p.add_argument("--docs-per-shard", type=int, default=500)
+    p.add_argument("--source", action="append", help="keep only rows with this 'source' (repeatable)")
+    p.add_argument("--split", action="append", help="keep only rows with this 'split' (repeatable)")
+    p.add_argument("--doc-lang", action="append", help="keep only rows with this 'lang' (repeatable)")
+    codec_args(p)
+    p.set_defaults(func=cmd_prepare)
+
     p = add("train", "train a model from a YAML recipe; re-running resumes from the last checkpoint")
     p.add_argument("recipe", help="YAML recipe (see recipes/)")
     p.add_argument("overrides", nargs="*", help="dotted overrides such as train.steps=100")
@@ -210,6 +326,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON with the prompt, continuation and stop reason")
     codec_args(p)
     p.set_defaults(func=cmd_generate)
+
+    def generation_args(p):
+        p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
+        p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
+        p.add_argument("--src-lang", default="en", help="language of the input")
+        p.add_argument("--tgt-lang", help="language of the output (default: same as input)")
+        p.add_argument("--sampler", help="diffusion sampler: ddim, dpmpp, euler")
+        p.add_argument("--steps", type=int, help="diffusion sampling steps")
+        p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+        p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
+        p.add_argument("--top-k", type=int, help="quantized head: top-k")
+        p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
+        p.add_argument("--seed", type=int, default=0)
+        codec_args(p)
+
+    p = add("summarize", "summarize a document (file, folder, JSONL or stdin) into the language of your choice")
+    p.add_argument("input", help="text file, folder of .txt files, JSONL (one document per line) or - for stdin")
+    p.add_argument("--sentences", type=int, help="summary length in sentences")
+    p.add_argument("--ratio", type=float, help="summary length as a fraction of the input's sentences (default 0.2)")
+    p.add_argument("--extractive", action="store_true",
+                   help="output the input sentences closest to the predicted summary concepts (labelled as extractive)")
+    p.add_argument("--json", action="store_true", help="JSON lines with the summary and its source alignment")
+    generation_args(p)
+    p.set_defaults(func=cmd_summarize)
+
+    p = add("story", "plan the next N ideas of a story as concepts, then write them out (outline, then text)")
+    p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")
+    p.add_argument("-n", "--sentences", type=int, default=5, help="concepts to plan (default 5)")
+    p.add_argument("--plot", help="write a PNG of the plan's concept trajectory (PCA) here")
+    generation_args(p)
+    p.set_defaults(func=cmd_story)
     return parser
 
 

@@ -45,8 +45,11 @@ def read_text_file(path: "str | Path") -> str:
     return text
 
 
-def load_documents(paths: list[str], lang: str, text_field: str = "text") -> Iterator[Document]:
-    """Documents from .txt files (one document each), directories of them, or JSONL (`text` or `sentences` per line)."""
+def load_documents(paths: list[str], lang: str, text_field: str = "text", with_rows: bool = False) -> Iterator[Document]:
+    """Documents from .txt files (one document each), directories of them, or JSONL (`text` or `sentences` per line).
+
+    With `with_rows`, yields (document, JSONL row) pairs ({} for .txt files) so callers can filter on other fields.
+    """
     from encoders.segment import segment
 
     files: list[Path] = []
@@ -73,9 +76,11 @@ def load_documents(paths: list[str], lang: str, text_field: str = "text") -> Ite
                 else:
                     raise InputError(f"{path}:{n + 1} has neither a {text_field!r} string nor a 'sentences' list")
                 if sentences:
-                    yield Document(str(row.get("doc_id", row.get("id", f"{path.stem}:{n}"))), doc_lang, sentences)
+                    doc = Document(str(row.get("doc_id", row.get("id", f"{path.stem}:{n}"))), doc_lang, sentences)
+                    yield (doc, row) if with_rows else doc
         else:
-            yield Document(path.stem, lang, segment(text, lang))
+            doc = Document(path.stem, lang, segment(text, lang))
+            yield (doc, {}) if with_rows else doc
 
 
 def _schema(dim: int, metadata: dict):
