@@ -20,6 +20,7 @@ EXAMPLES = {
              "  lcm train recipes/two_tower_small.yaml train.out_dir=runs/tt model.d_model=384",
     "summarize": "lcm summarize examples/prodigal_son.de.txt --src-lang de --tgt-lang en --sentences 3\n"
                  "  cat article.txt | lcm summarize - --ratio 0.1 --json\n  lcm summarize docs.jsonl --extractive",
+    "eval": "lcm eval shards/test --round-trip 200 --out report.json\n  lcm eval pairs.jsonl --src-lang en --max-docs 20",
     "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
@@ -262,6 +263,63 @@ def cmd_story(args) -> None:
         print(f"\nplot written to {args.plot}")
 
 
+def _summarization_eval(args, model, codec, src, tgt) -> dict:
+    from encoders import segment
+    from encoders.languages import CJK_LANGS
+    from lcm.apps import summarize
+    from lcm.generate import GenerationConfig
+    from lcm.metrics import ovl_n, rep_n, rouge_l
+
+    rows = [json.loads(line) for line in read_input_text(args.data).splitlines() if line.strip()]
+    missing = [i + 1 for i, r in enumerate(rows) if not isinstance(r.get("document"), str) or not isinstance(r.get("summary"), str)]
+    if missing:
+        raise InputError(f"{args.data}: line(s) {missing[:5]} lack a 'document' or 'summary' string column")
+    rows = rows[: args.max_docs or None]
+    cjk = tgt in CJK_LANGS
+    scores = {"rouge_l": [], "ovl_3": [], "rep_4": []}
+    gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
+    for row in rows:
+        sentences = segment(row["document"], src)
+        n_out = max(1, min(len(segment(row["summary"], tgt)), len(sentences) - 1))
+        out = " ".join(summarize(model, codec, sentences, src, tgt, n_out, extractive=args.extractive, gen=gen).sentences)
+        scores["rouge_l"].append(rouge_l(out, row["summary"], cjk))
+        scores["ovl_3"].append(ovl_n(out, row["document"], 3, cjk))
+        scores["rep_4"].append(rep_n(out, 4, cjk))
+    return {"summarization": {k: float(sum(v) / len(v)) for k, v in scores.items()} | {"documents": len(rows)}}
+
+
+def cmd_eval(args) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lcm.data import read_shard, shard_paths
+    from lcm.evaluate import evaluate, write_report
+
+    model, codec, src, tgt, model_dir = _load_for_generation(args)
+    if args.data.endswith(".jsonl"):
+        report = _summarization_eval(args, model, codec, src, tgt)
+    else:
+        docs = (d for p in shard_paths(args.data) for d in read_shard(p))
+        report = {"next_sentence": evaluate(model, docs, codec=codec, round_trip=args.round_trip, lang_out=tgt,
+                                            head_options=head_options(args), max_docs=args.max_docs)}
+    report["model"], report["codec"] = str(model_dir), codec.name
+    for task, rows in report.items():
+        if not isinstance(rows, dict):
+            continue
+        table = Table(title=task)
+        rows = rows if all(isinstance(v, dict) for v in rows.values()) else {"all": rows}
+        columns = sorted({k for v in rows.values() for k in v})
+        table.add_column("lang")
+        for c in columns:
+            table.add_column(c, justify="right")
+        for lang, values in rows.items():
+            table.add_row(lang, *[f"{values[c]:.4f}" if isinstance(values.get(c), float) else str(values.get(c, "")) for c in columns])
+        Console().print(table)
+    if args.out:
+        write_report(report, args.out)
+        print(f"report written to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lcm", description="Large Concept Models: model text as a sequence of sentence concepts.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -350,6 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON lines with the summary and its source alignment")
     generation_args(p)
     p.set_defaults(func=cmd_summarize)
+
+    p = add("eval", "score a model: next-sentence metrics on shards (l2, l2-r, CA, PAR) or summarization on JSONL")
+    p.add_argument("data", help="parquet shards (next-sentence task) or JSONL with 'document' and 'summary' (summarization)")
+    p.add_argument("--round-trip", type=int, default=0, help="decode+re-encode this many predictions per language for l2-r")
+    p.add_argument("--max-docs", type=int, default=0, help="evaluate at most this many documents (0 = all)")
+    p.add_argument("--extractive", action="store_true", help="summarization: score the extractive mode")
+    p.add_argument("--out", help="write the JSON report here")
+    generation_args(p)
+    p.set_defaults(func=cmd_eval)
 
     p = add("story", "plan the next N ideas of a story as concepts, then write them out (outline, then text)")
     p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")

@@ -137,7 +137,7 @@ def read_shard(path: Path) -> Iterator[Document]:
     except Exception as err:
         raise InputError(f"shard {str(path)!r} is corrupt or truncated ({type(err).__name__}); re-create it with `lcm encode`") from None
     concepts = table.column("concepts").combine_chunks()
-    flat = concepts.values.values.to_numpy().reshape(-1, dim)  # (total sentences, D)
+    flat = np.array(concepts.values.values.to_numpy(), dtype=np.float32).reshape(-1, dim)  # (total sentences, D), writable
     offsets = concepts.offsets.to_numpy()
     for i, (doc_id, lang, sentences) in enumerate(zip(*(table.column(c).to_pylist() for c in ("doc_id", "lang", "sentences")))):
         doc_concepts = flat[offsets[i]:offsets[i + 1]]
