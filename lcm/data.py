@@ -110,6 +110,7 @@ def write_shard(path: "str | Path", docs: list[Document], dim: int, metadata: di
 
 def shard_paths(spec: str) -> list[Path]:
     """A shard file, a directory of shards, or a glob -> sorted list of parquet files."""
+    spec = os.path.expanduser(spec)
     p = Path(spec)
     files = sorted(p.glob("*.parquet")) if p.is_dir() else sorted(Path(f) for f in glob.glob(spec))
     if not files:
