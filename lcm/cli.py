@@ -21,6 +21,8 @@ EXAMPLES = {
     "summarize": "lcm summarize examples/prodigal_son.de.txt --src-lang de --tgt-lang en --sentences 3\n"
                  "  cat article.txt | lcm summarize - --ratio 0.1 --json\n  lcm summarize docs.jsonl --extractive",
     "eval": "lcm eval shards/test --round-trip 200 --out report.json\n  lcm eval pairs.jsonl --src-lang en --max-docs 20",
+    "xling": "lcm xling ~/.cache/lcm-toolkit/lcm-data/docs_test.jsonl --langs en,fr,de,es,zh -o xling/\n"
+             "  lcm xling test.jsonl --langs en,de --tgt-lang en --round-trip 50 --head diffusion",
     "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
@@ -320,6 +322,17 @@ def cmd_eval(args) -> None:
         print(f"report written to {args.out}")
 
 
+def cmd_xling(args) -> None:
+    from lcm.xling import markdown_table, run_xling
+
+    model, codec, _, tgt, _ = _load_for_generation(args)
+    table = run_xling(model, codec, args.data, args.langs.split(","), out_dir=args.out, tgt_lang=tgt, max_docs=args.max_docs,
+                      round_trip=args.round_trip, head_options=head_options(args),
+                      progress=lambda lang: print(f"  evaluated {lang}", file=sys.stderr))
+    print(markdown_table(table))
+    print(f"\nwrote {args.out}/xling.md, xling.json and xling.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lcm", description="Large Concept Models: model text as a sequence of sentence concepts.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -417,6 +430,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the JSON report here")
     generation_args(p)
     p.set_defaults(func=cmd_eval)
+
+    p = add("xling", "cross-lingual zero-shot: next-sentence metrics with inputs in several languages (table + bar plot)")
+    p.add_argument("data", help="JSONL documents with a 'lang' column (e.g. the corpora's documents.jsonl test split)")
+    p.add_argument("--langs", default="en,fr,de,es,zh", help="comma-separated input languages")
+    p.add_argument("--max-docs", type=int, default=20, help="documents per language")
+    p.add_argument("--round-trip", type=int, default=0, help="decode+re-encode this many predictions per language (l2-r)")
+    p.add_argument("-o", "--out", default="xling", help="output folder for xling.md/json/png")
+    generation_args(p)
+    p.set_defaults(func=cmd_xling)
 
     p = add("story", "plan the next N ideas of a story as concepts, then write them out (outline, then text)")
     p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")

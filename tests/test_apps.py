@@ -90,3 +90,19 @@ def test_app_bad_inputs(trained, tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"document": "A b c. D e f."}) + "\n")
     _expect_error(capsys, ["eval", str(pairs), "--model", str(model), *HASH], "lack a 'document' or 'summary'")
+
+
+def test_xling_table_and_plot(trained, tmp_path, capsys):
+    from tests.conftest import make_documents
+
+    model, _ = trained
+    data = tmp_path / "multi.jsonl"
+    rows = [{"lang": lang, "sentences": doc} for lang in ("en", "fr") for doc in make_documents(3, seed=5)]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "xl"
+    assert main(["xling", str(data), "--langs", "en,fr", "--model", str(model), "-o", str(out), *HASH]) == 0
+    table = json.loads((out / "xling.json").read_text())["rows"]
+    assert set(table) == {"en", "fr"} and all(0 <= r["ca"] <= 1 and r["documents"] == 3 for r in table.values())
+    assert (out / "xling.png").read_bytes()[:4] == b"\x89PNG" and "| en |" in (out / "xling.md").read_text()
+    _expect_error(capsys, ["xling", str(data), "--langs", "en,de", "--model", str(model), "-o", str(out), *HASH],
+                  "no documents")
