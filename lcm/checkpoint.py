@@ -50,8 +50,11 @@ def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | No
     meta = {"format": FORMAT, "codec": recipe.codec, "concept_dim": recipe.model.concept_dim,
             "parameters": model.num_parameters(), "recipe": to_dict(recipe), **(extra or {})}
 
+    half = recipe.train.export_dtype == "fp16"  # matrices only: norms, normalizer and biases stay fp32
+
     def write(tmp: Path):
-        _save_tensors(model.state_dict(), tmp / "model.safetensors")
+        state = {k: v.half() if half and v.is_floating_point() and v.ndim >= 2 else v for k, v in model.state_dict().items()}
+        _save_tensors(state, tmp / "model.safetensors")
         (tmp / "config.json").write_text(json.dumps(meta, indent=2))
 
     _atomic_dir(out, write)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from diffusion_head.config import DiffusionHeadConfig
 from encoders.errors import InputError
+from lcm.slurm import SlurmConfig
 from quantized_head.config import QuantizedHeadConfig
 
 
@@ -66,6 +67,12 @@ class TrainConfig:
     eval_every: int = 0  # steps between validation passes (0 = only at the end)
     max_minutes: float = 0.0  # stop (and checkpoint) after this wall time; 0 = no limit
     device: str = "auto"  # auto | cpu | cuda
+    export_dtype: str = "fp32"  # fp32 | fp16: matrices of the exported model (shipped models use fp16 to stay small)
+    strategy: str = "auto"  # under torchrun: auto (= ddp) | ddp | fsdp (FSDP2: shard params/grads/optimizer) | none
+    grad_accum: int = 1  # micro-batches per optimizer step (the global batch is their union over steps and ranks)
+    activation_checkpointing: bool = False  # recompute each layer's activations in backward (less memory, ~30% slower)
+    data_split: str = "shards"  # under torchrun: shards (rank r reads shard files r::N) | rows (same global batch as 1 process)
+    resources: SlurmConfig = field(default_factory=SlurmConfig)  # cluster resources for `python -m lcm.slurm`
 
 
 @dataclass

@@ -5,6 +5,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import torch  # noqa: E402
+
+torch.set_num_threads(1)  # the suite runs on 2 shared cores: one thread per process avoids oversubscription
+
 WORDS = ("river stone lantern harbor winter garden bridge market candle forest letter window mountain violin "
          "orchard station ribbon meadow castle silver").split()
 

@@ -17,8 +17,13 @@ from lcm.train import train
 ROOT = os.path.dirname(os.path.dirname(__file__))
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "recipes", "*.yaml"))))
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "recipes", "*.yaml"))), ids=os.path.basename)
 def test_every_shipped_recipe_loads(path):
+    if os.path.basename(path).startswith("codec_"):  # codec recipes map onto the embedded codec's own dataclasses
+        from encoders.embedded.config import load_recipe as load_codec_recipe
+
+        assert load_codec_recipe(path).train is not None
+        return
     recipe = load_recipe(path)
     assert recipe.train.steps > 0 and recipe.model.concept_dim > 0
 

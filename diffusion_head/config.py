@@ -1,0 +1,45 @@
+"""Configs of the diffusion head: one dataclass for the model and its training, one for decoding.
+
+Imports only dataclasses so that `lcm.config` can import it cheaply. The recipe's `diffusion:` section maps onto
+DiffusionHeadConfig; decoding options (DiffusionSampleConfig fields) are keyword arguments of `head.sample`.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DiffusionHeadConfig:
+    """The diffusion next-concept head: denoiser tower, noise schedule and training options."""
+
+    tower: str = "two_tower"  # two_tower (cross-attends the backbone) | one_tower (own transformer; backbone 0 layers)
+    d_model: int = 512  # width of the denoiser
+    n_layers: int = 4  # denoiser layers (the anchor's 1.6B Two-Tower uses 13)
+    n_heads: int = 8  # attention heads of the denoiser; must divide d_model
+    ffn_mult: float = 4.0  # SwiGLU hidden size = ffn_mult * d_model * 2/3
+    dropout: float = 0.0  # dropout inside the denoiser during training
+    timestep_dim: int = 256  # size of the sinusoidal timestep features fed to the timestep MLP (DiT)
+    context_vector: str = "zero"  # always-visible vector prepended to the context: zero (paper/anchor) | learned
+    max_seq_len: int = 512  # one_tower only: learned positions, must cover the longest concept sequence + 1
+
+    schedule: str = "cosine"  # noise schedule: cosine (squaredcos_cap_v2) | quadratic (scaled_linear) | linear | sigmoid
+    num_train_timesteps: int = 100  # training timesteps T (paper: 100)
+    beta_start: float = 0.0001  # first beta of the quadratic/linear schedules
+    beta_end: float = 0.02  # last beta of the quadratic/linear schedules
+    sigmoid_gamma: float = 1.5  # sigmoid schedule: alpha_bar(t) = sigmoid(delta - gamma * logit(t)) (paper eq. 14)
+    sigmoid_delta: float = 0.0  # sigmoid schedule shift delta
+    zero_terminal_snr: bool = True  # rescale to zero terminal SNR (Lin et al. 2024, Alg. 1), as the anchor does
+    prediction_type: str = "sample"  # what the denoiser predicts: sample (x0, paper) | epsilon | v_prediction
+    cfg_dropout: float = 0.15  # probability of dropping the context in training (classifier-free guidance)
+
+
+@dataclass
+class DiffusionSampleConfig:
+    """Decoding options of the diffusion head; the defaults are the paper's inference settings."""
+
+    sampler: str = "ddim"  # ddim (with eta) | dpmpp (DPM-Solver++ 2M) | euler; all with trailing timestep spacing
+    steps: int = 40  # denoising steps (<= num_train_timesteps)
+    guidance_scale: float = 3.0  # classifier-free guidance scale; 1 = no guidance, 0 = unconditional
+    guidance_rescale: float = 0.7  # std-ratio rescale of the guided noise (Lin et al. 2024, eq. 15-16); 0 = off
+    sigma_init: float = 0.6  # scale of the initial Gaussian noise
+    eps_scale: float = 1.00045  # epsilon scaling lambda (Ning et al. 2024): predicted noise is divided by it; 1 = off
+    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM, 1 = DDPM-like); ddim only
