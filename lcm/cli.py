@@ -148,12 +148,19 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from lcm.config import load_recipe
+    from lcm.distributed import init_distributed, shutdown
+    from lcm.presets import load
     from lcm.train import train
 
-    recipe = load_recipe(args.recipe, args.overrides)
-    out = train(recipe, resume=not args.no_resume, show_progress=not args.quiet)
-    print(f"model written to {out}")
+    recipe = load(args.recipe, args.overrides)  # a YAML recipe, or a preset name such as two_tower_1_6b
+    env = init_distributed(recipe.train.device)  # under torchrun (RANK/WORLD_SIZE set): one process group per job
+    try:
+        out = train(recipe, resume=not args.no_resume, show_progress=not args.quiet, rank=env.rank,
+                    world_size=env.world_size)
+    finally:
+        shutdown()
+    if env.rank == 0:
+        print(f"model written to {out}")
 
 
 def head_options(args) -> dict:

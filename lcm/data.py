@@ -165,17 +165,23 @@ def sample_concepts(spec: str, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def batches(spec: str, concepts_per_batch: int, max_len: int, *, eot: "np.ndarray | None", shuffle: bool,
-            seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            seed: int, epoch: int, rank: int = 0, world_size: int = 1,
+            split: str = "shards") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Stream padded batches (concepts (B, T, D), valid (B, T)) from shards, packing documents by a concept budget.
 
-    Documents longer than max_len are cut into windows. With world_size > 1 each rank reads its own shards.
+    Documents longer than max_len are cut into windows. With world_size > 1, split="shards": rank r reads only shards
+    r::world_size (its batches are its own); split="rows": every rank reads every shard, packs the same global batches as
+    one process would, and keeps rows r::world_size of each (a slice may be empty: (0, 2, D)).
     The order depends only on (seed, epoch), so a resumed run can skip to where it stopped.
     """
+    if split not in ("shards", "rows"):
+        raise InputError(f"unknown data split {split!r}; use shards or rows")
     rng = random.Random(f"{seed}:{epoch}")
     paths = shard_paths(spec)
     if shuffle:
         rng.shuffle(paths)
-    paths = paths[rank::world_size]
+    if split == "shards":
+        paths, rank, world_size = paths[rank::world_size], 0, 1
     batch: list[np.ndarray] = []
     for path in paths:  # one shard in memory at a time: documents are shuffled within a shard, shards across epochs
         windows = []
@@ -189,15 +195,16 @@ def batches(spec: str, concepts_per_batch: int, max_len: int, *, eot: "np.ndarra
         for seq in windows:
             longest = max([len(seq)] + [len(s) for s in batch])
             if batch and (len(batch) + 1) * longest > concepts_per_batch:
-                yield _pad(batch)
+                yield _pad(batch[rank::world_size], seq.shape[1])
                 batch = []
             batch.append(seq)
     if batch:
-        yield _pad(batch)
+        yield _pad(batch[rank::world_size], batch[0].shape[1])
 
 
-def _pad(seqs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    T, D = max(len(s) for s in seqs), seqs[0].shape[1]
+def _pad(seqs: list[np.ndarray], dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad sequences of (T_i, D) concepts -> concepts (B, T, D), valid (B, T); no sequences -> (0, 2, D)."""
+    T, D = max([len(s) for s in seqs] or [2]), dim
     concepts = torch.zeros(len(seqs), T, D)
     valid = torch.zeros(len(seqs), T, dtype=torch.bool)
     for i, s in enumerate(seqs):
