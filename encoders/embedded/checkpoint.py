@@ -1,0 +1,82 @@
+"""Saving and loading the decoder: resumable training checkpoints and the shipped fp16 export (atomic writes)."""
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from encoders.embedded.config import DecoderConfig
+from encoders.embedded.model import ConceptDecoder
+from encoders.errors import InputError
+
+WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE = "model.safetensors", "config.json", "tokenizer.json"
+REBUILD = "rebuild it with `python -m encoders.embedded.train recipes/codec_embedded.yaml`"
+
+
+def _atomic(path: Path, write) -> None:
+    """Call write(tmp_path) on a temp file next to `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_checkpoint(path: "str | Path", model, optimizer, state: dict) -> None:
+    """Full training state (fp32 weights, optimizer, counters) for resuming."""
+    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}
+    _atomic(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: "str | Path", map_location="cpu") -> dict:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:
+        raise InputError(f"checkpoint {str(path)!r} is unreadable ({err}); delete it to start over") from None
+
+
+def export_weights(out_dir: "str | Path", model: ConceptDecoder, tok, langs: list[str], info: dict) -> None:
+    """Write model.safetensors (fp16; tied lm_head left out), tokenizer.json and config.json into out_dir."""
+    from safetensors.torch import save_file
+
+    from encoders.embedded.tokenizer import save_tokenizer
+
+    out_dir = Path(out_dir)
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous()
+               for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    _atomic(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
+    save_tokenizer(tok, out_dir / TOKENIZER_FILE)
+    meta = {"model": dataclasses.asdict(model.cfg), "langs": langs, "info": info}
+    _atomic(out_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=1)))
+
+
+def load_exported(weights_dir: "str | Path", device="cpu", dtype=torch.float32):
+    """(model in eval mode, tokenizer, config dict) from an export directory; InputError when a file is missing."""
+    from safetensors.torch import load_file
+
+    from encoders.embedded.tokenizer import load_tokenizer
+
+    weights_dir = Path(weights_dir)
+    for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE):
+        if not (weights_dir / name).is_file():
+            raise InputError(f"embedded codec file {str(weights_dir / name)!r} is missing; {REBUILD}")
+    try:
+        meta = json.loads((weights_dir / CONFIG_FILE).read_text())
+        cfg = DecoderConfig(**meta["model"])
+        state = load_file(str(weights_dir / WEIGHTS_FILE), device=str(device))
+    except Exception as err:
+        raise InputError(f"embedded codec weights in {str(weights_dir)!r} are unreadable ({err}); {REBUILD}") from None
+    # (Building under torch.device("meta") would skip nn's default init, but it imports torch._dynamo: slower.)
+    model = ConceptDecoder(cfg, init_weights=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"lm_head.weight"}:
+        raise InputError(f"weights in {str(weights_dir)!r} do not match their config.json; {REBUILD}")
+    return model.to(device, dtype).eval(), load_tokenizer(weights_dir / TOKENIZER_FILE), meta
