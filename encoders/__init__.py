@@ -1,6 +1,5 @@
 """Sentence segmentation and concept codecs (text <-> fixed-size vectors)."""
 
-from encoders.base import ConceptCodec
 from encoders.errors import InputError
 from encoders.languages import normalize_lang
 from encoders.segment import segment
@@ -14,7 +13,7 @@ CODECS = {
 }
 
 
-def load_codec(name: str, **options) -> ConceptCodec:
+def load_codec(name: str, **options) -> "ConceptCodec":
     """Build the codec registered under `name` with backend-specific keyword options."""
     import importlib
 
@@ -29,6 +28,14 @@ def load_codec(name: str, **options) -> ConceptCodec:
         return getattr(module, factory)(**options)
     except TypeError as err:
         raise InputError(f"bad option for codec {name!r}: {err}") from None
+
+
+def __getattr__(name: str):
+    if name == "ConceptCodec":  # imported on demand: it pulls in torch, which `lcm --help` should not wait for
+        from encoders.base import ConceptCodec
+
+        return ConceptCodec
+    raise AttributeError(name)
 
 
 __all__ = ["CODECS", "ConceptCodec", "InputError", "load_codec", "normalize_lang", "segment"]

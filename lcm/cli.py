@@ -23,6 +23,8 @@ EXAMPLES = {
     "eval": "lcm eval shards/test --round-trip 200 --out report.json\n  lcm eval pairs.jsonl --src-lang en --max-docs 20",
     "xling": "lcm xling ~/.cache/lcm-toolkit/lcm-data/docs_test.jsonl --langs en,fr,de,es,zh -o xling/\n"
              "  lcm xling test.jsonl --langs en,de --tgt-lang en --round-trip 50 --head diffusion",
+    "bench": "lcm bench --quick --out bench/\n  lcm bench --codec embedded --out bench_full/",
+    "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
     "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
@@ -446,6 +448,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="xling", help="output folder for xling.md/json/png")
     generation_args(p)
     p.set_defaults(func=cmd_xling)
+
+    from lcm.bench import add_bench_arguments, run_bench
+    from lcm.plots import add_plot_arguments, run_plot
+
+    p = add("bench", "measure speed and memory side by side in one run (codec, heads, KV cache, LCM vs token model)")
+    add_bench_arguments(p)
+    p.set_defaults(func=run_bench)
+
+    p = add("plot", "plot training curves (loss, learning rate, gradient norm) from run folders")
+    add_plot_arguments(p)
+    p.set_defaults(func=run_plot)
 
     p = add("story", "plan the next N ideas of a story as concepts, then write them out (outline, then text)")
     p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")

@@ -1,0 +1,22 @@
+"""Config of the quantized next-concept head (Quant-LCM-d / Quant-LCM-c). Imports only dataclasses, so it is cheap."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class QuantizedHeadConfig:
+    """Residual VQ of concepts + a per-codebook predictor (LCM paper, section 2.5). Paper scale: 64 x 8192."""
+
+    variant: str = "discrete"  # discrete (Quant-LCM-d: softmax over units) | continuous (Quant-LCM-c: regress residuals)
+    num_codebooks: int = 8  # K: residual stages, coarse to fine
+    codebook_size: int = 256  # V: units per codebook
+    quantizer_path: str = ""  # optional pre-fitted quantizer (.safetensors from ResidualVQ.save); else fitted in prepare()
+    kmeans_init: str = "kmeans++"  # kmeans++ | random: how each codebook is seeded (kmeans++ costs ~32*V^2*D per stage)
+    kmeans_epochs: int = 4  # mini-batch k-means passes over the fitting concepts, per codebook
+    kmeans_lloyd_iters: int = 1  # exact (chunked) Lloyd refinements after the mini-batch passes, per codebook
+    kmeans_batch_size: int = 4096  # concepts per mini-batch k-means update
+    fit_seed: int = 0  # seeds the codebook fitting
+    hidden_dim: int = 512  # width of the code predictor MLP
+    num_layers: int = 2  # residual MLP blocks of the code predictor
+    dropout: float = 0.0  # dropout inside the code predictor during training
+    cond_dropout: float = 0.1  # probability of dropping the backbone state in training (gives CFG an unconditional pass)
