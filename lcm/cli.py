@@ -175,18 +175,11 @@ def head_options(args) -> dict:
 
 def cmd_generate(args) -> None:
     from encoders import segment
-    from encoders.languages import normalize_lang
-    from lcm.checkpoint import load_model, read_model_config
     from lcm.generate import GenerationConfig, generate
 
     if args.sentences < 1:
         raise InputError(f"-n/--sentences must be at least 1, got {args.sentences}")
-    model_dir = resolve_model(args)
-    _, meta = read_model_config(model_dir)
-    codec = load_codec_for(args, meta["codec"])
-    model, _, _ = load_model(model_dir, codec)
-    src = normalize_lang(args.src_lang, codec.languages)
-    tgt = normalize_lang(args.tgt_lang or args.src_lang, codec.languages)
+    model, codec, src, tgt, model_dir = _load_for_generation(args)
     sentences = segment(read_input_text(args.input), src)
     prompt = codec.encode(sentences, src)
     cfg = GenerationConfig(max_new=args.sentences, use_cache=not args.no_cache, seed=args.seed, head_options=head_options(args))
@@ -318,6 +311,7 @@ def cmd_eval(args) -> None:
         if not isinstance(rows, dict):
             continue
         table = Table(title=task)
+        rows = {k: v for k, v in rows.items() if k != "notes"}
         rows = rows if all(isinstance(v, dict) for v in rows.values()) else {"all": rows}
         columns = sorted({k for v in rows.values() for k in v})
         table.add_column("lang")
@@ -326,6 +320,8 @@ def cmd_eval(args) -> None:
         for lang, values in rows.items():
             table.add_row(lang, *[f"{values[c]:.4f}" if isinstance(values.get(c), float) else str(values.get(c, "")) for c in columns])
         Console().print(table)
+    for note in report.get("next_sentence", {}).get("notes", {}).values():
+        print(f"note: {note}")
     if args.out:
         write_report(report, args.out)
         print(f"report written to {args.out}")
@@ -388,25 +384,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = add("generate", "continue a document by N sentences (in the same or another language)")
-    p.add_argument("input", help="text file, or - for standard input")
-    p.add_argument("-n", "--sentences", type=int, default=3, help="sentences to generate (default 3)")
-    p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
-    p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
-    p.add_argument("--src-lang", default="en", help="language of the input")
-    p.add_argument("--tgt-lang", help="language of the output (default: same as input)")
-    p.add_argument("--sampler", help="diffusion sampler: ddim, dpmpp, euler")
-    p.add_argument("--steps", type=int, help="diffusion sampling steps")
-    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-    p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
-    p.add_argument("--top-k", type=int, help="quantized head: top-k")
-    p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-cache", action="store_true", help="disable the KV cache (slower; for checking)")
-    p.add_argument("--json", action="store_true", help="print JSON with the prompt, continuation and stop reason")
-    codec_args(p)
-    p.set_defaults(func=cmd_generate)
-
     def generation_args(p):
         p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
         p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
@@ -420,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
         p.add_argument("--seed", type=int, default=0)
         codec_args(p)
+
+    p = add("generate", "continue a document by N sentences (in the same or another language)")
+    p.add_argument("input", help="text file, or - for standard input")
+    p.add_argument("-n", "--sentences", type=int, default=3, help="sentences to generate (default 3)")
+    p.add_argument("--no-cache", action="store_true", help="disable the KV cache (slower; for checking)")
+    p.add_argument("--json", action="store_true", help="print JSON with the prompt, continuation and stop reason")
+    generation_args(p)
+    p.set_defaults(func=cmd_generate)
 
     p = add("summarize", "summarize a document (file, folder, JSONL or stdin) into the language of your choice")
     p.add_argument("input", help="text file, folder of .txt files, JSONL (one document per line) or - for stdin")

@@ -34,7 +34,7 @@ def run_xling(model, codec, data: str, langs: list[str], *, out_dir: str, tgt_la
         for doc in docs:
             doc.lang = lang
             doc.concepts = codec.encode(doc.sentences, lang).numpy()
-        (row,) = evaluate(model, docs, codec=codec, round_trip=round_trip, lang_out=tgt_lang, head_options=head_options).values()
+        row = evaluate(model, docs, codec=codec, round_trip=round_trip, lang_out=tgt_lang, head_options=head_options)[lang]
         table[short_code(lang)] = {**row, "documents": len(docs)}
         if progress:
             progress(lang)

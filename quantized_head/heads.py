@@ -113,7 +113,8 @@ class QuantizedHead(nn.Module):
                           "exact": acc.all(-1).float().mean().item()}
         residual = x.unsqueeze(1) - partial  # (N, K, D)
         err = (self.to_residual(z).float() - residual).pow(2).sum(-1)  # (N, K)
-        loss = (err / self.quantizer.residual_sq).mean()  # each codebook's error relative to its residual energy
+        # each codebook's error relative to its residual energy; a stage that already reconstructs exactly has ~0 energy
+        loss = (err / self.quantizer.residual_sq.clamp_min(1e-6)).mean()
         return loss, {"rel_mse": loss.item(), "mse_first": err[:, 0].mean().item()}
 
     @torch.no_grad()

@@ -90,6 +90,11 @@ def test_app_bad_inputs(trained, tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"document": "A b c. D e f."}) + "\n")
     _expect_error(capsys, ["eval", str(pairs), "--model", str(model), *HASH], "lack a 'document' or 'summary'")
+    empty_dir = tmp_path / "no_shards"
+    empty_dir.mkdir()
+    _expect_error(capsys, ["eval", str(empty_dir), "--model", str(model), *HASH], "no parquet shards")
+    _expect_error(capsys, ["eval", str(pairs), "--model", str(model), "--codec", "hashing", "--codec-opt", "dim=32"],
+                  "trained on 64-d concepts")
 
 
 def test_xling_table_and_plot(trained, tmp_path, capsys):

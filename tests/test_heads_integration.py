@@ -12,7 +12,7 @@ from lcm.train import train
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 CASES = [("base_lcm_tiny", {}), ("two_tower_tiny", {"sampler": "dpmpp", "steps": 5, "guidance_scale": 2.0}),
-         ("one_tower_tiny", {"sampler": "ddim", "steps": 5}), ("quant_lcm_tiny", {"top_k": 3, "temperature": 1.0})]
+         ("one_tower_tiny", {"sampler": "ddim", "steps": 5}), ("quant_lcm_tiny", {"top_k": 3, "temperature": 1.0}), ("quant_lcm_c_tiny", {"mode": "sample", "beta": 5.0, "top_k": 4})]
 
 
 @pytest.mark.parametrize("name,options", CASES, ids=[c[0] for c in CASES])
