@@ -36,12 +36,14 @@ def main() -> None:
         start = time.perf_counter()
         (out,), _ = generate(model, prompts, cfg)
         results[use_cache] = (time.perf_counter() - start, out)
-    same = torch.allclose(results[True][1], results[False][1], atol=1e-3)
+    diff = (results[True][1] - results[False][1]).abs().max(dim=-1).values  # (N,) per generated concept
+    # fp32 rounding differs between the two paths and compounds over hundreds of autoregressive steps
+    agreement = f"max |cached - uncached|: first 16 concepts {diff[:16].max():.1e}, all {diff.max():.1e}"
     print(f"model: d_model={args.d_model} layers={args.layers} params={model.num_parameters() / 1e6:.1f}M, "
           f"prompt={args.prompt}, generated={args.concepts} concepts, threads={args.threads}")
     print(f"cached   : {results[True][0]:.3f} s  ({results[True][0] / args.concepts * 1e3:.2f} ms/concept)")
     print(f"uncached : {results[False][0]:.3f} s  ({results[False][0] / args.concepts * 1e3:.2f} ms/concept)")
-    print(f"speed-up cached/uncached: {results[False][0] / results[True][0]:.1f}x   outputs equal: {same}")
+    print(f"speed-up cached/uncached: {results[False][0] / results[True][0]:.1f}x   {agreement}")
 
 
 if __name__ == "__main__":
