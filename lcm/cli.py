@@ -25,6 +25,8 @@ EXAMPLES = {
              "  lcm xling test.jsonl --langs en,de --tgt-lang en --round-trip 50 --head diffusion",
     "bench": "lcm bench --quick --out bench/\n  lcm bench --codec embedded --out bench_full/",
     "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
+    "infill": "lcm infill before.txt after.txt -n 1\n  lcm infill before.txt after.txt --head diffusion --candidates 8",
+    "interpolate": "lcm interpolate 'The king was angry.' 'The queen laughed.' --steps 5 --tgt-lang fr",
     "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
@@ -267,6 +269,31 @@ def cmd_story(args) -> None:
         print(f"\nplot written to {args.plot}")
 
 
+def cmd_infill(args) -> None:
+    from encoders import segment
+    from lcm.apps import infill
+    from lcm.generate import GenerationConfig
+
+    model, codec, src, tgt, _ = _load_for_generation(args)
+    before = segment(read_input_text(args.before), src)
+    after = segment(read_input_text(args.after), src)
+    gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
+    gap = infill(model, codec.encode(before, src), codec.encode(after, src), args.sentences, gen, args.candidates)
+    print("\n".join(codec.decode(gap, tgt)))
+
+
+def cmd_interpolate(args) -> None:
+    from lcm.apps import interpolate
+
+    from encoders.languages import normalize_lang
+
+    codec = load_codec_for(args)
+    src, tgt = normalize_lang(args.src_lang), normalize_lang(args.tgt_lang or args.src_lang)
+    a, b = codec.encode([args.first, args.second], src)
+    for i, text in enumerate(codec.decode(interpolate(a, b, args.steps), tgt)):
+        print(f"{i / (args.steps - 1):.2f}  {text}")
+
+
 def _summarization_eval(args, model, codec, src, tgt) -> dict:
     from encoders import segment
     from encoders.languages import CJK_LANGS
@@ -444,6 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("plot", "plot training curves (loss, learning rate, gradient norm) from run folders")
     add_plot_arguments(p)
     p.set_defaults(func=run_plot)
+
+    p = add("infill", "write the missing sentence(s) between a passage before a gap and a passage after it")
+    p.add_argument("before", help="text before the gap (file, or - for stdin)")
+    p.add_argument("after", help="text after the gap (file)")
+    p.add_argument("-n", "--sentences", type=int, default=1, help="sentences in the gap (default 1)")
+    p.add_argument("--candidates", type=int, default=4, help="continuations tried per gap (default 4)")
+    generation_args(p)
+    p.set_defaults(func=cmd_infill)
+
+    p = add("interpolate", "walk between two sentences in concept space and decode each step")
+    p.add_argument("first", help="the first sentence")
+    p.add_argument("second", help="the second sentence")
+    p.add_argument("--steps", type=int, default=5, help="points on the path, endpoints included (default 5)")
+    p.add_argument("--src-lang", default="en")
+    p.add_argument("--tgt-lang", help="language to decode into (default: same as input)")
+    codec_args(p)
+    p.set_defaults(func=cmd_interpolate)
 
     p = add("story", "plan the next N ideas of a story as concepts, then write them out (outline, then text)")
     p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")

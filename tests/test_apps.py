@@ -111,3 +111,18 @@ def test_xling_table_and_plot(trained, tmp_path, capsys):
     assert (out / "xling.png").read_bytes()[:4] == b"\x89PNG" and "| en |" in (out / "xling.md").read_text()
     _expect_error(capsys, ["xling", str(data), "--langs", "en,de", "--model", str(model), "-o", str(out), *HASH],
                   "no documents")
+
+
+def test_infill_and_interpolate_commands(trained, tmp_path, capsys):
+    model, _ = trained
+    before, after = tmp_path / "b.txt", tmp_path / "a.txt"
+    before.write_text("The river was near the stone. The stone was near the lantern.", encoding="utf-8")
+    after.write_text("The harbor was near the winter.", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["infill", str(before), str(after), "--model", str(model), "-n", "1", "--candidates", "2", *HASH]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+    assert main(["interpolate", "The river was near the stone.", "The winter was near the garden.", "--steps", "3", *HASH]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["0.00", "0.50", "1.00"]
+    assert lines[0].endswith("The river was near the stone.") and lines[-1].endswith("The winter was near the garden.")
+    _expect_error(capsys, ["interpolate", "a b c.", "d e f.", "--steps", "1", *HASH], "at least 2 steps")
