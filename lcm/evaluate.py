@@ -60,7 +60,7 @@ def evaluate(model, docs, *, codec=None, round_trip: int = 0, lang_out: str = "e
                                              neighbour_mask(doc[i:i + batch], pos[i:i + batch]))
                         for i in range(0, len(pred), batch)])
         entry = {"predictions": len(pred), "l2": l2(pred, true).mean().item(), "ca": ca.mean().item(),
-                 "par": paraphrasing_ratio(pred, true, r["ctx"]).mean().item()}
+                 "par": paraphrasing_ratio(pred, true, r["ctx"])}
         if round_trip and codec is not None:
             pick = torch.randperm(len(pred), generator=torch.Generator().manual_seed(1))[:round_trip]
             texts = codec.decode(pred[pick], lang_out)

@@ -126,3 +126,12 @@ def test_infill_and_interpolate_commands(trained, tmp_path, capsys):
     assert [ln.split()[0] for ln in lines] == ["0.00", "0.50", "1.00"]
     assert lines[0].endswith("The river was near the stone.") and lines[-1].endswith("The winter was near the garden.")
     _expect_error(capsys, ["interpolate", "a b c.", "d e f.", "--steps", "1", *HASH], "at least 2 steps")
+
+
+def test_paraphrasing_ratio_hand_case():
+    from lcm.metrics import paraphrasing_ratio
+
+    context = [torch.tensor([[1.0, 0.0]])]
+    # The prediction copies the context (cosine 1); the truth is at 60 degrees (cosine 0.5): PAR = 1 / 0.5 = 2.
+    truth = torch.tensor([[0.5, 3 ** 0.5 / 2]])
+    assert paraphrasing_ratio(torch.tensor([[2.0, 0.0]]), truth, context) == pytest.approx(2.0)
