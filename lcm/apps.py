@@ -1,5 +1,6 @@
 """The applications: multilingual summarization and story planning, built on encode -> LCM -> decode."""
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -115,8 +116,6 @@ def plot_trajectory(real: torch.Tensor, generated: torch.Tensor, path: str, titl
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    import os
-
     os.replace(tmp, path)
 
 

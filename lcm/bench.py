@@ -161,12 +161,12 @@ class TokenTransformer:
     def __init__(self, model_cfg, vocab_size: int, chunk: int = 2048):
         from torch import nn
 
-        from lcm.model import Block, RMSNorm
+        from lcm.model import Block
 
         self.cfg, self.chunk = model_cfg, chunk
         self.embed = nn.Embedding(vocab_size, model_cfg.d_model)
         self.blocks = nn.ModuleList(Block(model_cfg) for _ in range(model_cfg.n_layers)).eval()
-        self.norm = RMSNorm(model_cfg.d_model)
+        self.norm = nn.RMSNorm(model_cfg.d_model, eps=1e-6)
         self.lm_head = nn.Linear(model_cfg.d_model, vocab_size, bias=False)
 
     def num_parameters(self) -> int:

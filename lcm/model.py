@@ -15,16 +15,6 @@ from lcm.normalizer import Normalizer
 KVCache = list  # one (k, v) pair per layer, each (B, H, S, hd)
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
 def rotary(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
     """Apply RoPE (Su et al. 2021) to x (B, H, T, hd) at integer positions (B, T)."""
     half = x.shape[-1] // 2
@@ -67,8 +57,8 @@ class SwiGLU(nn.Module):
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.attn_norm, self.attn = RMSNorm(cfg.d_model), SelfAttention(cfg)
-        self.ffn_norm, self.ffn = RMSNorm(cfg.d_model), SwiGLU(cfg.d_model, cfg.ffn_mult)
+        self.attn_norm, self.attn = nn.RMSNorm(cfg.d_model, eps=1e-6), SelfAttention(cfg)
+        self.ffn_norm, self.ffn = nn.RMSNorm(cfg.d_model, eps=1e-6), SwiGLU(cfg.d_model, cfg.ffn_mult)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, positions, attn_mask, cache=None):
@@ -96,7 +86,7 @@ class Backbone(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.norm = RMSNorm(cfg.d_model) if cfg.n_layers else nn.Identity()
+        self.norm = nn.RMSNorm(cfg.d_model, eps=1e-6) if cfg.n_layers else nn.Identity()
 
     def forward(self, x, valid, positions, cache: "KVCache | None" = None):
         """x (B, T, d) new positions; valid (B, S) for cached + new positions; positions (B, T). -> hidden, cache."""
