@@ -161,3 +161,17 @@ def test_training_killed_with_sigkill_resumes(tmp_path, docs_dir):
     steps = [json.loads(line)["step"] for line in (run / "loss_log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == target
     assert not list(run.rglob("*.tmp-*")), "a temporary checkpoint directory was left behind"
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`lcm ... | head -1` closes the pipe early: no traceback, exit 0."""
+    proc = subprocess.run(f"{sys.executable} -m lcm --help | head -1", shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert proc.stdout.startswith("usage: lcm") and "Traceback" not in proc.stderr
+    docs = tmp_path / "docs"  # enough decoded text to overflow the pipe buffer
+    docs.mkdir()
+    (docs / "d.txt").write_text(" ".join(f"Sentence number {i} is here." for i in range(3000)), encoding="utf-8")
+    shards = tmp_path / "shards"
+    assert run_cli("encode", docs, "-o", shards, "--codec", "hashing", "--codec-opt", "dim=64") == 0
+    proc = subprocess.run(f"{sys.executable} -m lcm decode {shards} --codec hashing --codec-opt dim=64 | head -1",
+                          shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert proc.stdout.strip() == "# d" and "Traceback" not in proc.stderr, proc.stderr
