@@ -20,24 +20,37 @@ from .schedule import SAMPLERS, NoiseSchedule
 DenoiseFn = Callable[[torch.Tensor, torch.Tensor, object], torch.Tensor]
 
 
-def _scheduler(schedule: NoiseSchedule, sampler: str, steps: int, device):
+def _scheduler(schedule: NoiseSchedule, sampler: str, steps: int, device, start: int = 0):
     if not isinstance(steps, int) or steps <= 0:
         raise InputError(f"steps must be a positive integer, got {steps!r}")
     if steps > schedule.num_train_timesteps:
         raise InputError(f"steps={steps} exceeds the {schedule.num_train_timesteps} training timesteps; use fewer steps")
+    if not 0 <= start < steps:
+        raise InputError(f"start={start} must be in [0, steps={steps})")
     scheduler = schedule.scheduler(sampler)
     scheduler.set_timesteps(steps, device=device)
+    if start and hasattr(scheduler, "set_begin_index"):  # multistep solvers track their position in the schedule
+        scheduler.set_begin_index(start)
     return scheduler
+
+
+def start_timestep(schedule: NoiseSchedule, sampler: str, steps: int, start: int) -> int:
+    """The timestep a sampler with `steps` steps begins at when it skips its first `start` steps (SDEdit-style)."""
+    return int(_scheduler(schedule, sampler, steps, "cpu", start).timesteps[start])
 
 
 @torch.no_grad()
 def sample_ddim(denoise_fn: DenoiseFn, x: torch.Tensor, schedule: NoiseSchedule, steps: int, *, cond,
-                eta: float = 0.0, generator: Optional[torch.Generator] = None, callback=None) -> torch.Tensor:
-    """DDIM (Song et al. 2021, eq. 12; eta > 0 adds the eq. 16 noise) via diffusers' DDIMScheduler."""
+                eta: float = 0.0, generator: Optional[torch.Generator] = None, callback=None,
+                start: int = 0) -> torch.Tensor:
+    """DDIM (Song et al. 2021, eq. 12; eta > 0 adds the eq. 16 noise) via diffusers' DDIMScheduler.
+
+    With start > 0, `x` is a partly noised sample at `start_timestep(...)` and the first `start` steps are skipped.
+    """
     if eta < 0:
         raise InputError(f"eta must be >= 0, got {eta}")
-    scheduler = _scheduler(schedule, "ddim", steps, x.device)
-    for i, t in enumerate(scheduler.timesteps):
+    scheduler = _scheduler(schedule, "ddim", steps, x.device, start)
+    for i, t in enumerate(scheduler.timesteps[start:], start):
         pred = denoise_fn(x, t, cond)  # (B, D)
         x = scheduler.step(pred, t, x, eta=eta, generator=generator).prev_sample
         if callback is not None:
@@ -47,10 +60,10 @@ def sample_ddim(denoise_fn: DenoiseFn, x: torch.Tensor, schedule: NoiseSchedule,
 
 @torch.no_grad()
 def sample_dpmpp(denoise_fn: DenoiseFn, x: torch.Tensor, schedule: NoiseSchedule, steps: int, *, cond,
-                 generator: Optional[torch.Generator] = None, callback=None) -> torch.Tensor:
-    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) via diffusers' DPMSolverMultistepScheduler."""
-    scheduler = _scheduler(schedule, "dpmpp", steps, x.device)
-    for i, t in enumerate(scheduler.timesteps):
+                 generator: Optional[torch.Generator] = None, callback=None, start: int = 0) -> torch.Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) via diffusers' DPMSolverMultistepScheduler; `start` as in DDIM."""
+    scheduler = _scheduler(schedule, "dpmpp", steps, x.device, start)
+    for i, t in enumerate(scheduler.timesteps[start:], start):
         pred = denoise_fn(x, t, cond)  # (B, D)
         x = scheduler.step(pred, t, x, generator=generator).prev_sample
         if callback is not None:

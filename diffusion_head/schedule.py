@@ -113,6 +113,16 @@ class NoiseSchedule:
             return (x_t - a.sqrt() * pred) / (1 - a).sqrt()
         return a.sqrt() * pred + (1 - a).sqrt() * x_t
 
+    def to_sample(self, pred: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The clean concept x0 implied by a model prediction `pred` at x_t (epsilon: alpha_bar floored at 1e-5)."""
+        if self.prediction_type == "sample":
+            return pred
+        a = self.alpha_bar(t, x_t)
+        if self.prediction_type == "v_prediction":
+            return a.sqrt() * x_t - (1 - a).sqrt() * pred
+        a = a.clamp_min(1e-5)
+        return (x_t - (1 - a).sqrt() * self.to_epsilon(pred, x_t, t)) / a.sqrt()
+
     def from_epsilon(self, eps: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
         """The model prediction (in this schedule's prediction_type) implied by the noise `eps` at x_t."""
         a = self.alpha_bar(t, x_t)
