@@ -41,3 +41,31 @@ def normalize_lang(code: str, supported: "set[str] | frozenset[str] | tuple[str,
 def short_code(flores: str) -> str:
     """`fra_Latn` -> `fr` where a short code exists, else the FLORES code itself."""
     return FLORES_TO_ISO.get(flores, flores)
+
+
+AUTO = "auto"  # --src-lang auto: detect the language from the text
+
+
+def detect_language(text: str, min_confidence: float = 0.5) -> str:
+    """The FLORES code of the language `text` is written in, by py3langid (97 languages, weights in the package).
+
+    Raises InputError naming --src-lang when the text is too short or mixed to tell, or is in a language without a
+    FLORES mapping here.
+    """
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    global _IDENTIFIER
+    if _IDENTIFIER is None:
+        _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    sample = " ".join(text.split())[:5000]
+    iso, confidence = _IDENTIFIER.classify(sample)
+    if confidence < min_confidence:
+        raise InputError(f"cannot tell the input's language (best guess {iso!r} at {confidence:.0%} confidence); "
+                         "give it with --src-lang, e.g. --src-lang de")
+    if iso not in ISO_TO_FLORES:
+        raise InputError(f"the input looks like {iso!r}, which this toolkit has no language code for; give its "
+                         "FLORES-200 code with --src-lang (e.g. --src-lang ckb_Arab)")
+    return ISO_TO_FLORES[iso]
+
+
+_IDENTIFIER = None

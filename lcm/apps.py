@@ -72,11 +72,18 @@ def summarize(model, codec, sentences: list[str], src_lang: str, tgt_lang: str, 
     return Summary(texts, alignment, "extractive" if extractive else "abstractive", stopped)
 
 
-def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, gen: GenerationConfig):
-    """Plan n_new next concepts after the given opening; returns (opening concepts, planned concepts)."""
+def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, gen: GenerationConfig, parallel=None):
+    """Plan n_new next concepts after the given opening; returns (opening concepts, planned concepts).
+
+    `parallel` (a lcm.plan.PlanConfig) denoises blocks of concepts jointly instead of one after another.
+    """
     if n_new < 1:
         raise InputError(f"-n/--sentences must be at least 1, got {n_new}")
     prompt = codec.encode(sentences, src_lang)
+    if parallel is not None:
+        from lcm.plan import parallel_plan
+
+        return prompt, parallel_plan(model, prompt, n_new, parallel, gen)
     (plan,), _ = generate(model, [prompt], GenerationConfig(**{**gen.__dict__, "max_new": n_new, "min_new": n_new}))
     return prompt, plan
 

@@ -27,7 +27,9 @@ EXAMPLES = {
     "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
     "infill": "lcm infill before.txt after.txt -n 1\n  lcm infill before.txt after.txt --head diffusion --candidates 8",
     "interpolate": "lcm interpolate 'The king was angry.' 'The queen laughed.' --steps 5 --tgt-lang fr",
-    "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion",
+    "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion\n"
+             "  lcm story examples/ruth_1.en.txt -n 8 --head diffusion --parallel 8 --sampler dpmpp --steps 10\n"
+             "  lcm story examples/ruth_1.en.txt -n 8 --head diffusion --parallel 4 --passes 2 --strength 0.5",
     "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
                 "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
 }
@@ -258,7 +260,14 @@ def cmd_story(args) -> None:
     model, codec, src, tgt, _ = _load_for_generation(args)
     sentences = segment(read_input_text(args.input), src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
-    prompt, plan = plan_story(model, codec, sentences, src, args.sentences, gen)
+    parallel = None
+    if args.parallel is not None:
+        from lcm.plan import PlanConfig
+
+        parallel = PlanConfig(block=args.parallel, passes=args.passes, strength=args.strength)
+    elif (args.passes, args.strength) != (1, 0.5):
+        raise InputError("--passes and --strength only apply to parallel planning; add --parallel K")
+    prompt, plan = plan_story(model, codec, sentences, src, args.sentences, gen, parallel)
     text = codec.decode(plan, tgt)
     print("Outline:")
     for i, line in enumerate(text, 1):
@@ -493,6 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="premise or opening sentences: a text file, or - for stdin")
     p.add_argument("-n", "--sentences", type=int, default=5, help="concepts to plan (default 5)")
     p.add_argument("--plot", help="write a PNG of the plan's concept trajectory (PCA) here")
+    p.add_argument("--parallel", type=int, metavar="K",
+                   help="parallel plan diffusion: denoise K concepts at a time jointly (diffusion models only)")
+    p.add_argument("--passes", type=int, default=1,
+                   help="with --parallel: denoising passes per block; each pass after the first re-noises and revises it (default 1)")
+    p.add_argument("--strength", type=float, default=0.5,
+                   help="with --parallel: share of the sampler steps each refinement pass re-runs (default 0.5)")
     generation_args(p)
     p.set_defaults(func=cmd_story)
     return parser

@@ -12,8 +12,8 @@ are denoised together:
 
 Nothing is retrained: the denoiser is the same Two-Tower / One-Tower head that autoregressive generation uses. It
 was trained on clean contexts, so the first steps condition on blurry estimates (the first step on the median
-concept); the refinement passes exist to correct that. `bench/bench_plan.py` measures quality and speed against
-autoregressive generation.
+concept); by the last step the estimates are sharp, and refinement passes (off by default) revise once more.
+`bench/bench_plan.py` measures quality and speed against autoregressive generation (README: "Parallel plan").
 """
 
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ class PlanConfig:
     """Options of parallel planning; the sampler, steps and guidance come from GenerationConfig.head_options."""
 
     block: int = 8  # K: concepts denoised jointly; a longer plan is made block by block, each block after the last
-    passes: int = 2  # 1 = one joint denoising; each further pass re-noises the block and denoises it again
+    passes: int = 1  # 1 = one joint denoising; each further pass re-noises the block and denoises it again
     strength: float = 0.5  # fraction of the sampler's steps a refinement pass re-runs (SDEdit strength)
 
     def check(self) -> None:
