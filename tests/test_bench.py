@@ -1,9 +1,14 @@
-"""`lcm bench` on tiny models with the hashing codec, its token-level baseline, phase memory, and `lcm plot loss`."""
+"""`lcm bench` on tiny models with the hashing codec, its token-level baseline, phase memory, `lcm plot loss`, and
+bench/bench_distributed.py's FLOP count, 100m preset and MFU arithmetic."""
 
 import argparse
+import functools
+import importlib.util
 import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +17,7 @@ from lcm.bench import BenchConfig, PhaseMeter, TokenTransformer, add_bench_argum
 from lcm.plots import add_plot_arguments, read_loss_log, run_plot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_args(*argv):
@@ -156,3 +162,123 @@ def test_loss_plot_from_synthetic_log(tmp_path, capsys):
         run_plot(parser.parse_args(["loss", str(tmp_path / "run_a"), "-o", str(tmp_path / "loss.pdf")]))
     with pytest.raises(InputError, match="smooth"):
         run_plot(parser.parse_args(["loss", str(tmp_path / "run_a"), "-o", str(out), "--smooth", "1.5"]))
+
+
+# bench/bench_distributed.py: FLOP count, the 100m preset, and MFU arithmetic on a tiny CPU run (issue #8)
+
+@functools.cache
+def bench_distributed():
+    """bench/ holds scripts, not a package: load bench_distributed.py by path (works from any working directory)."""
+    spec = importlib.util.spec_from_file_location("bench_distributed", ROOT / "bench" / "bench_distributed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_flops_by_hand_and_against_torch_flop_counter():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lcm.checkpoint import build_model
+    from lcm.config import RecipeConfig, from_dict
+
+    bd = bench_distributed()
+    batch_flops, matmul_params, training_flops_per_position = bd.batch_flops, bd.matmul_params, bd.training_flops_per_position
+    D, d, L = 16, 32, 2
+    model = build_model(from_dict(RecipeConfig, {"model": {"concept_dim": D, "d_model": d, "n_layers": L, "n_heads": 4,
+                                                           "dropout": 0.0}}))
+    hidden = 88  # SwiGLU: int(4 * 32 * 2/3 + 7) // 8 * 8
+    n_params = L * (3 * d * d + d * d + d * 2 * hidden + hidden * d) + D * d + d * D  # qkv, out, gate_up, down; pre/postnet
+    assert n_params == 26112 and matmul_params(model) == n_params
+    assert training_flops_per_position(26112, 2, 32, 10) == 6 * 26112 + 12 * 2 * 32 * 10 == 164352
+    valid = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)  # 4 and 2 input positions; padding free
+    assert batch_flops(valid, 26112, 2, 32) == 4 * (6 * 26112 + 768 * 4) + 2 * (6 * 26112 + 768 * 2)
+    B, T = 3, 11  # unpadded: torch's counter (attention as plain matmuls) must agree with the formula
+    concepts, valid = torch.randn(B, T, D), torch.ones(B, T, dtype=torch.bool)
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        loss, _ = model(concepts, valid)
+        loss.backward()
+    n = B * (T - 1)
+    prenet_input_grad = 2 * D * d * n  # in 6N, but never computed: the PreNet's input needs no gradient
+    assert counter.get_total_flops() == batch_flops(valid, n_params, L, d) - prenet_input_grad
+
+
+def test_100m_preset_builds_on_meta_device(tmp_path):
+    from dataclasses import replace
+
+    from lcm.checkpoint import build_model
+    from lcm.config import load_recipe
+    from lcm.data import batches
+
+    bd = bench_distributed()
+    RECIPE, matmul_params, recipe_overrides, training_flops_per_position = \
+        bd.RECIPE, bd.matmul_params, bd.recipe_overrides, bd.training_flops_per_position
+    shape = bd.base_100m()
+    recipe = load_recipe(RECIPE, recipe_overrides(shape, tmp_path, 10, "cuda", "bf16", 1))
+    assert (recipe.model.d_model, recipe.model.n_layers, recipe.model.concept_dim) == (768, 12, 1024)
+    assert recipe.train.precision == "bf16" and recipe.data.concepts_per_batch == 16384 == 128 * recipe.model.max_len
+    with torch.device("meta"):
+        model = build_model(recipe)
+    assert all(p.is_meta for p in model.parameters())
+    total = model.num_parameters()
+    assert 80e6 <= total <= 130e6 and total - matmul_params(model) < 0.001 * total  # norms and biases only
+    # Its data: documents of 127 concepts + end-of-text = windows of exactly max_len, 128 to a batch, no padding.
+    small = replace(shape, d_model=32, n_layers=1, n_heads=4, concept_dim=16, n_docs=256)
+    bd.write_random_shards(tmp_path / "shards", small.concept_dim, small.n_docs, 4, doc_len=small.doc_len)
+    recipe = load_recipe(RECIPE, recipe_overrides(small, tmp_path / "shards", 10, "cpu", "fp32", 1))
+    with torch.device("meta"):
+        n_matmul = matmul_params(build_model(recipe))
+    expected = 127 / 128 * training_flops_per_position(n_matmul, 1, 32, 127)  # 127 input positions per 128 concepts
+    assert bd.epoch_flops_per_concept(recipe, n_matmul) == pytest.approx(expected, rel=1e-12)
+    eot = np.zeros(16, dtype=np.float32)
+    shapes = {tuple(v.shape) for _, v in batches(recipe.data.train, 16384, 128, eot=eot, shuffle=True, seed=0, epoch=0)}
+    assert shapes == {(128, 128)}  # 256 documents -> 2 full batches of 128 windows x 128 concepts
+
+
+def test_peak_table_and_mfu_arithmetic():
+    peak_for, throughput_metrics = bench_distributed().peak_for, bench_distributed().throughput_metrics
+
+    assert peak_for("NVIDIA H100 80GB HBM3") == 989.0 and peak_for("NVIDIA H200") == 989.0
+    assert peak_for("NVIDIA H100 PCIe") == 756.0 and peak_for("Tesla T4") is None
+    m = throughput_metrics(2e5, 5e8, 989.0, 25)
+    assert m["achieved_tflops"] == pytest.approx(100.0) and m["mfu"] == pytest.approx(100.0 / 989)  # 2e5 x 5e8 = 1e14
+    assert m["tokens_equiv_per_s"] == 5e6 and throughput_metrics(2e5, 5e8, None, 25)["mfu"] is None
+
+
+def test_distributed_bench_reports_mfu_on_a_tiny_cpu_run(tmp_path, capsys):
+    main = bench_distributed().main
+
+    out = tmp_path / "bench.json"
+    report = main(["--device", "cpu", "--configs", "1x1,step,loader", "--steps", "5", "--warmup", "2",
+                   "--peak-tflops", "0.05", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["peak_tflops"] == 0.05 and report["params_total"] == 428928 and report["device"] == "cpu"
+    trainer, step, loader = report["results"]
+    assert trainer["name"] == "1 proc x 1 thread" and trainer["flops_per_concept"] == report["flops_per_concept"]
+    assert step["flops_per_concept"] == pytest.approx(report["flops_per_concept"], rel=0.1)  # one batch vs the epoch
+    assert loader["concepts_per_s"] > trainer["concepts_per_s"] and loader["final_loss"] is None  # a part of each step
+    for row in (trainer, step):
+        assert math.isfinite(row["final_loss"])
+    for row in report["results"]:
+        assert row["concepts_per_s"] > 0
+        assert row["achieved_tflops"] == pytest.approx(row["concepts_per_s"] * row["flops_per_concept"] / 1e12)
+        assert row["mfu"] == pytest.approx(row["achieved_tflops"] / 0.05)
+        assert row["tokens_equiv_per_s"] == pytest.approx(25 * row["concepts_per_s"])
+    printed = capsys.readouterr().out
+    assert "428,928 parameters" in printed and f"{100 * trainer['mfu']:.1f}%" in printed
+
+
+def test_distributed_bench_refuses_bad_arguments(tmp_path):
+    main = bench_distributed().main
+
+    json_out = ["--json", str(tmp_path / "b.json")]
+    with pytest.raises(InputError, match="peak-tflops"):
+        main(["--device", "cpu", "--peak-tflops", "0", *json_out])
+    with pytest.raises(InputError, match="1x1"):
+        main(["--device", "cpu", "--configs", "1x1,8gpus", *json_out])
+    with pytest.raises(InputError, match="warm"):
+        main(["--device", "cpu", "--steps", "3", "--warmup", "3", *json_out])
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="--device cpu"):
+            main(["--device", "cuda", *json_out])
+    assert not (tmp_path / "b.json").exists()
