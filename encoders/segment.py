@@ -10,8 +10,10 @@ from encoders.languages import normalize_lang, short_code
 # Languages pysbd has rules for (ISO 639-1).
 PYSBD_LANGS = {"en", "hi", "mr", "zh", "es", "am", "ar", "hy", "bg", "ur", "ru", "pl", "fa", "nl", "da", "fr",
                "my", "el", "it", "ja", "de", "kk", "sk"}
-# Sentence ends: Latin/Cyrillic punctuation followed by space, or CJK full-width punctuation (no space needed).
-_FALLBACK_SPLIT = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=\S)|(?<=[。！？])[」』”’）]*")
+# Sentence ends: Latin/Cyrillic punctuation (+ up to 2 closing quotes/brackets) followed by space, or CJK full-width
+# punctuation (+ 1 closing quote, no space needed). Only the whitespace is consumed: re.split drops what it matches.
+_FALLBACK_SPLIT = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)\]])|(?<=[.!?…][\"'”’»)\]]{2}))\s+(?=\S)"
+                             r"|(?:(?<=[。！？])|(?<=[。！？][」』”’）]))(?![。！？」』”’）])")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,;:，；：])\s*")
 
 
@@ -36,9 +38,16 @@ def _sat():
 
 
 def _split_long(sentence: str, max_chars: int) -> list[str]:
-    """Break a run-on sentence at clause punctuation, then at spaces, so no piece exceeds max_chars."""
+    """Break a run-on sentence at sentence ends inside it, then at clause punctuation, then at spaces.
+
+    pysbd keeps quoted speech whole ('He said, "Rejoice! The Lord is with you. Blessed are you!"'), so a long quotation
+    comes back as one "sentence": its inner sentence ends are the natural cut before any clause-level split.
+    """
     if len(sentence) <= max_chars:
         return [sentence]
+    inner = _regex_sentences(sentence)
+    if len(inner) > 1:
+        return [piece for part in inner for piece in _split_long(part, max_chars)]
     pieces, current = [], ""
     for part in _CLAUSE_SPLIT.split(sentence):
         if current and len(current) + len(part) + 1 > max_chars:
@@ -57,6 +66,11 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
         if piece:
             out.append(piece)
     return out
+
+
+def _regex_sentences(text: str) -> list[str]:
+    """Sentences by punctuation alone (languages pysbd lacks, and cuts inside over-long pysbd sentences)."""
+    return _merge_false_breaks([piece for piece in _FALLBACK_SPLIT.split(text) if piece.strip()])
 
 
 def _merge_false_breaks(pieces: list[str]) -> list[str]:
@@ -84,7 +98,7 @@ def segment(text: str, lang: str = "en", max_chars: int = 256) -> list[str]:
         elif iso in PYSBD_LANGS:
             found = _pysbd(iso).segment(paragraph)
         else:
-            found = _merge_false_breaks(_FALLBACK_SPLIT.split(paragraph))
+            found = _regex_sentences(paragraph)
         for sentence in found:
             sentence = sentence.strip()
             if sentence:

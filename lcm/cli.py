@@ -206,7 +206,24 @@ def _load_for_generation(args):
     model, _, _ = load_model(model_dir, codec)
     src = normalize_lang(args.src_lang)
     tgt = normalize_lang(args.tgt_lang or args.src_lang)
+    _check_codec_languages(codec, src, tgt)
     return model, codec, src, tgt, model_dir
+
+
+def _check_codec_languages(codec, src: str, tgt: str) -> None:
+    """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
+    from encoders.languages import short_code
+    from encoders.sonar_langs import SONAR_TEXT_LANGS
+
+    if codec.name == "sonar":
+        return  # the SONAR codec words its own refusals
+    for flag, lang, covered in (("--src-lang", src, getattr(codec, "encode_languages", codec.languages)),
+                                ("--tgt-lang", tgt, codec.languages)):
+        if lang not in covered and lang in SONAR_TEXT_LANGS:
+            shown = ", ".join(sorted(short_code(c) for c in covered))
+            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language (it covers "
+                             f"{shown}); use --codec sonar with a model trained on SONAR concepts (--model DIR), "
+                             f"which covers {len(SONAR_TEXT_LANGS)} languages")
 
 
 def _input_documents(args, src: str) -> list[tuple[str, list[str]]]:
@@ -233,9 +250,16 @@ def cmd_summarize(args) -> None:
     with Progress(console=Console(stderr=True), transient=True, disable=len(docs) < 2 and
                   sum(len(s) for _, s in docs) < 200) as progress:
         task = progress.add_task("summarizing", total=len(docs))
+        step = progress.add_task("", total=None)  # inside one document: encoding, windows, decoding
+
+        def show(stage: str, done: int, total: int) -> None:
+            progress.update(step, description=f"  {stage} {done}/{total}", completed=done, total=total)
+
         for name, sentences in docs:
             n_out = summary_length(len(sentences), args.sentences, args.ratio)
-            summary = summarize(model, codec, sentences, src, tgt, n_out, extractive=args.extractive, gen=gen)
+            progress.update(task, description=f"summarizing {name} ({len(sentences)} sentences)")
+            summary = summarize(model, codec, sentences, src, tgt, n_out, extractive=args.extractive, gen=gen,
+                                progress=show)
             results.append((name, sentences, summary))
             progress.advance(task)
     for name, sentences, summary in results:

@@ -86,7 +86,7 @@ def test_app_bad_inputs(trained, tmp_path, capsys):
     _expect_error(capsys, ["summarize", str(binary), "--model", str(model), *HASH], "binary")
     _expect_error(capsys, ["summarize", str(doc), "--model", str(model), "--src-lang", "qq", *HASH], "unknown or unsupported")
     _expect_error(capsys, ["summarize", str(doc), "--model", str(model), "--sentences", "0", *HASH], "at least 1")
-    _expect_error(capsys, ["summarize", str(doc), "--model", str(model), "--sentences", "9", *HASH], "shorter than its input")
+    _expect_error(capsys, ["summarize", str(doc), "--model", str(model), "--sentences", "9", *HASH], "longer than its input")
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"document": "A b c. D e f."}) + "\n")
     _expect_error(capsys, ["eval", str(pairs), "--model", str(model), *HASH], "lack a 'document' or 'summary'")

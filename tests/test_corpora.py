@@ -301,3 +301,10 @@ def test_libreoffice_keeps_default_variant_of_switchinline():
             '</span><span hidden="true" id="d"><span>F11</span></span></span>) or <span hidden="true" id="MAC2" class="MAC">'
             'Command</span><span hidden="true">Ctrl</span>.</p><pre><p id="b">x = 1</p></pre>')
     assert libreoffice.paragraphs_of_page(page) == {"a": "Press (F11) or Ctrl."}
+
+
+def test_bible_placeholder_verses_are_dropped():
+    from lcm.corpora.bible import clean_verse
+
+    assert clean_verse("dummy verses inserted by amos") == ""
+    assert clean_verse("EN el principio creó Dios los cielos y la tierra.").startswith("En el principio")

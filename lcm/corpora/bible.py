@@ -29,7 +29,13 @@ _BRACKETS = re.compile(r"\[([^\[\]]*)\]")  # WEB marks supplied words as [word]
 _DROP_CAP = re.compile(r"^(?!LORD\b|GOD\b)([A-ZÀ-Ý]{2,})(?=\s+[a-zà-ý])")
 
 
+# bible.db fills verses that a translation omits (WEB: Luke 17:36, Acts 8:37, 15:34) with this placeholder.
+_PLACEHOLDER = "dummy verses inserted by"
+
+
 def clean_verse(text: str) -> str:
+    if _PLACEHOLDER in (text or "").lower():
+        return ""
     text = _DROP_CAP.sub(lambda m: m.group(1).capitalize(), text or "")
     return clean(_BRACKETS.sub(r"\1", text)).strip()
 
