@@ -46,26 +46,22 @@ def short_code(flores: str) -> str:
 AUTO = "auto"  # --src-lang auto: detect the language from the text
 
 
-def detect_language(text: str, min_confidence: float = 0.5) -> str:
-    """The FLORES code of the language `text` is written in, by py3langid (97 languages, weights in the package).
+def detect_language(text: str) -> tuple[str, float]:
+    """(FLORES code, confidence in [0, 1]) of the language `text` is written in, by py3langid (97 languages).
 
-    Raises InputError naming --src-lang when the text is too short or mixed to tell, or is in a language without a
-    FLORES mapping here.
+    Short texts give low confidence; callers say so. Raises InputError naming --src-lang when the best guess is not
+    a language at all (digits, symbols) or has no FLORES mapping here.
     """
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     global _IDENTIFIER
     if _IDENTIFIER is None:
         _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    sample = " ".join(text.split())[:5000]
-    iso, confidence = _IDENTIFIER.classify(sample)
-    if confidence < min_confidence:
-        raise InputError(f"cannot tell the input's language (best guess {iso!r} at {confidence:.0%} confidence); "
-                         "give it with --src-lang, e.g. --src-lang de")
+    iso, confidence = _IDENTIFIER.classify(" ".join(text.split())[:5000])
     if iso not in ISO_TO_FLORES:
-        raise InputError(f"the input looks like {iso!r}, which this toolkit has no language code for; give its "
-                         "FLORES-200 code with --src-lang (e.g. --src-lang ckb_Arab)")
-    return ISO_TO_FLORES[iso]
+        raise InputError(f"cannot tell the input's language (best guess {iso!r}, {confidence:.0%} sure, has no language "
+                         "code here); give it with --src-lang, e.g. --src-lang de or a FLORES-200 code like ckb_Arab")
+    return ISO_TO_FLORES[iso], float(confidence)
 
 
 _IDENTIFIER = None

@@ -65,15 +65,38 @@ def resolve_model(args) -> Path:
     return path
 
 
+NOTES: "list[str]" = []  # printed to stderr after a command succeeds (an error is the only message otherwise)
+_STDIN: "list[str]" = []  # standard input, read once: language detection and the command both look at it
+
+
 def read_input_text(source: str) -> str:
     from lcm.data import read_text_file
 
     if source == "-":
-        text = sys.stdin.read()
-        if not text.strip():
+        if not _STDIN:
+            _STDIN.append(sys.stdin.read())
+        if not _STDIN[0].strip():
             raise InputError("standard input is empty; pipe some text in or give a file")
-        return text
+        return _STDIN[0]
     return read_text_file(source)
+
+
+def sample_text(source: str) -> str:
+    """Text to detect the input's language from: stdin or the file, or the first document of a folder or JSONL."""
+    path = Path(source)
+    if source != "-" and path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl"))
+        if not files:
+            raise InputError(f"no .txt or .jsonl files found in {source!r}")
+        path, source = files[0], str(files[0])
+    text = read_input_text(source)
+    if path.suffix == ".jsonl":
+        try:
+            row = json.loads(next(line for line in text.splitlines() if line.strip()))
+        except (json.JSONDecodeError, StopIteration):
+            raise InputError(f"{source}: the first line is not a JSON object; fix it or give --src-lang") from None
+        return row.get("text") if isinstance(row.get("text"), str) else " ".join(map(str, row.get("sentences", [])))
+    return text
 
 
 def cmd_encode(args) -> None:
@@ -183,8 +206,9 @@ def cmd_generate(args) -> None:
 
     if args.sentences < 1:
         raise InputError(f"-n/--sentences must be at least 1, got {args.sentences}")
-    model, codec, src, tgt, model_dir = _load_for_generation(args)
-    sentences = segment(read_input_text(args.input), src)
+    text = read_input_text(args.input)
+    model, codec, src, tgt, model_dir = _load_for_generation(args, text)
+    sentences = segment(text, src)
     prompt = codec.encode(sentences, src)
     cfg = GenerationConfig(max_new=args.sentences, use_cache=not args.no_cache, seed=args.seed, head_options=head_options(args))
     (new,), (reason,) = generate(model, [prompt], cfg)
@@ -196,28 +220,38 @@ def cmd_generate(args) -> None:
         print("\n".join(texts))
 
 
-def _load_for_generation(args):
-    from encoders.languages import normalize_lang
+def _load_for_generation(args, sample: "str | None" = None):
+    """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
+    from encoders.languages import AUTO, detect_language, normalize_lang, short_code
     from lcm.checkpoint import load_model, read_model_config
 
+    if args.src_lang == AUTO:
+        if sample is None:
+            raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
+        src, confidence = detect_language(sample)
+        if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
+            NOTES.append(f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
+                         "give --src-lang to be certain")
+    else:
+        src = normalize_lang(args.src_lang)
+    tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else src
     model_dir = resolve_model(args)
     _, meta = read_model_config(model_dir)
     codec = load_codec_for(args, meta["codec"])
     model, _, _ = load_model(model_dir, codec)
-    src = normalize_lang(args.src_lang)
-    tgt = normalize_lang(args.tgt_lang or args.src_lang)
-    _check_codec_languages(codec, src, tgt)
+    _check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
     return model, codec, src, tgt, model_dir
 
 
-def _check_codec_languages(codec, src: str, tgt: str) -> None:
+def _check_codec_languages(codec, src: str, tgt: str, detected: bool = False) -> None:
     """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
     from encoders.languages import short_code
     from encoders.sonar_langs import SONAR_TEXT_LANGS
 
     if codec.name == "sonar":
         return  # the SONAR codec words its own refusals
-    for flag, lang, covered in (("--src-lang", src, getattr(codec, "encode_languages", codec.languages)),
+    source = "the input is in" if detected else "--src-lang"
+    for flag, lang, covered in ((source, src, getattr(codec, "encode_languages", codec.languages)),
                                 ("--tgt-lang", tgt, codec.languages)):
         if lang not in covered and lang in SONAR_TEXT_LANGS:
             shown = ", ".join(sorted(short_code(c) for c in covered))
@@ -243,7 +277,7 @@ def cmd_summarize(args) -> None:
     from lcm.apps import summarize, summary_length
     from lcm.generate import GenerationConfig
 
-    model, codec, src, tgt, _ = _load_for_generation(args)
+    model, codec, src, tgt, _ = _load_for_generation(args, sample_text(args.input))
     docs = _input_documents(args, src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
     results = []
@@ -281,8 +315,9 @@ def cmd_story(args) -> None:
     from lcm.generate import GenerationConfig
     from encoders import segment
 
-    model, codec, src, tgt, _ = _load_for_generation(args)
-    sentences = segment(read_input_text(args.input), src)
+    text = read_input_text(args.input)
+    model, codec, src, tgt, _ = _load_for_generation(args, text)
+    sentences = segment(text, src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
     parallel = None
     if args.parallel is not None:
@@ -307,7 +342,7 @@ def cmd_infill(args) -> None:
     from lcm.apps import infill
     from lcm.generate import GenerationConfig
 
-    model, codec, src, tgt, _ = _load_for_generation(args)
+    model, codec, src, tgt, _ = _load_for_generation(args, read_input_text(args.before))
     before = segment(read_input_text(args.before), src)
     after = segment(read_input_text(args.after), src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
@@ -444,10 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    def generation_args(p):
+    def generation_args(p, detect: bool = False):
         p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
         p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
-        p.add_argument("--src-lang", default="en", help="language of the input")
+        p.add_argument("--src-lang", default="auto" if detect else "en",
+                       help="language of the input" + (" (default: auto, detected from the text)" if detect else ""))
         p.add_argument("--tgt-lang", help="language of the output (default: same as input)")
         p.add_argument("--sampler", help="diffusion sampler: ddim, dpmpp, euler")
         p.add_argument("--steps", type=int, help="diffusion sampling steps")
@@ -463,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--sentences", type=int, default=3, help="sentences to generate (default 3)")
     p.add_argument("--no-cache", action="store_true", help="disable the KV cache (slower; for checking)")
     p.add_argument("--json", action="store_true", help="print JSON with the prompt, continuation and stop reason")
-    generation_args(p)
+    generation_args(p, detect=True)
     p.set_defaults(func=cmd_generate)
 
     p = add("summarize", "summarize a document (file, folder, JSONL or stdin) into the language of your choice")
@@ -473,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractive", action="store_true",
                    help="output the input sentences closest to the predicted summary concepts (labelled as extractive)")
     p.add_argument("--json", action="store_true", help="JSON lines with the summary and its source alignment")
-    generation_args(p)
+    generation_args(p, detect=True)
     p.set_defaults(func=cmd_summarize)
 
     p = add("eval", "score a model: next-sentence metrics on shards (l2, l2-r, CA, PAR) or summarization on JSONL")
@@ -510,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("after", help="text after the gap (file)")
     p.add_argument("-n", "--sentences", type=int, default=1, help="sentences in the gap (default 1)")
     p.add_argument("--candidates", type=int, default=4, help="continuations tried per gap (default 4)")
-    generation_args(p)
+    generation_args(p, detect=True)
     p.set_defaults(func=cmd_infill)
 
     p = add("interpolate", "walk between two sentences in concept space and decode each step")
@@ -532,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --parallel: denoising passes per block; each pass after the first re-noises and revises it (default 1)")
     p.add_argument("--strength", type=float, default=0.5,
                    help="with --parallel: share of the sampler steps each refinement pass re-runs (default 0.5)")
-    generation_args(p)
+    generation_args(p, detect=True)
     p.set_defaults(func=cmd_story)
     return parser
 
@@ -541,8 +577,11 @@ def main(argv: "list[str] | None" = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    NOTES.clear()
     try:
         args.func(args)
+        for note in NOTES:
+            print(note, file=sys.stderr)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
