@@ -13,7 +13,7 @@ PYTHON="${PYTHON:-python3}"
 # The [sonar] extra's pins: they install together, in ONE pip command (pip cannot resolve them one at a time).
 PINS="torch==2.9.1 torchaudio==2.9.1 fairseq2==0.8.1 sonar-space==0.5.0"
 # What the sonar tests need beyond the extra, plus the core's own libraries (pip picks versions that fit torch 2.9.1).
-TEST_DEPS="sentencepiece soundfile pytest numpy pyarrow pyyaml rich safetensors sentence-transformers diffusers pysbd"
+TEST_DEPS="sentencepiece soundfile pytest numpy pyarrow pyyaml rich safetensors sentence-transformers diffusers pysbd py3langid"
 STAMP="$VENV/.lcm-sonar-stamp"
 WANT="$PINS | $TEST_DEPS | $($PYTHON -c 'import sys; print(sys.version.split()[0])')"
 
