@@ -33,13 +33,16 @@ def _gen(seed=0, n=4, **opts):
     return GenerationConfig(max_new=n, min_new=n, eot_threshold=0, seed=seed, head_options={**OPTS, **opts})
 
 
-def test_block_of_one_is_autoregressive_generation():
-    model, _ = _model()
+@pytest.mark.parametrize("tower", ["two_tower", "one_tower"])
+def test_block_of_one_is_autoregressive_generation(tower):
+    model, _ = _model(tower)
     prompt = torch.randn(5, 64)
     (ar,), _ = generate(model, [prompt], _gen())
     plan = parallel_plan(model, prompt, 4, PlanConfig(block=1, passes=1), _gen())
     assert plan.shape == (4, 64)
     assert torch.allclose(plan, ar, atol=1e-4), (plan - ar).abs().max()
+    joint = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=2), _gen())
+    assert joint.shape == (4, 64) and torch.isfinite(joint).all()
 
 
 def test_joint_block_conditions_later_concepts_on_earlier_estimates(monkeypatch):
