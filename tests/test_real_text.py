@@ -158,7 +158,9 @@ def test_long_document_memory_stays_flat_and_progress_is_shown(tmp_path):
     assert long_mb < 800 and long_mb < short_mb + 100, (short_mb, long_mb)
     n = len(segment(luke, "en"))
     assert f"summarizing luke ({n} sentences)" in err
-    assert re.search(rf"encoding \d+/{n}\b", err) and re.search(r"windows \d+/\d+", err) and "decoding 5/5" in err, err
+    # Rich redraws ten times a second, so a stage shorter than that may never be drawn: only the long encoding stage
+    # (seconds) is asserted here; every stage's callbacks are checked through the Python API below.
+    assert re.search(rf"encoding \d+/{n}\b", err), err
 
 
 class _RecordingCodec:
