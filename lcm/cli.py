@@ -19,6 +19,7 @@ EXAMPLES = {
     "train": "lcm train recipes/base_lcm_tiny.yaml data.train=shards/ train.steps=200\n"
              "  lcm train recipes/two_tower_small.yaml train.out_dir=runs/tt model.d_model=384",
     "summarize": "lcm summarize examples/prodigal_son.de.txt --src-lang de --tgt-lang en --sentences 3\n"
+                 "  lcm summarize paper.txt --model base_lcm_sum --sentences 5   # fine-tuned on paper -> abstract\n"
                  "  cat article.txt | lcm summarize - --ratio 0.1 --json\n  lcm summarize docs.jsonl --extractive",
     "eval": "lcm eval shards/test --round-trip 200 --out report.json\n  lcm eval pairs.jsonl --src-lang en --max-docs 20",
     "xling": "lcm xling ~/.cache/lcm-toolkit/lcm-data/docs_test.jsonl --langs en,fr,de,es,zh -o xling/\n"
@@ -54,10 +55,20 @@ def load_codec_for(args, model_codec: "str | None" = None):
     return load_codec(name, **_codec_options(args.codec_opt))
 
 
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file())
+
+
 def resolve_model(args) -> Path:
-    """--model DIR, else the shipped default model for --head."""
+    """--model DIR or the name of a shipped model (e.g. base_lcm_sum), else the shipped default model for --head."""
     if args.model:
-        return Path(args.model)
+        path = Path(args.model)
+        if not path.exists() and (PRETRAINED / args.model / "config.json").is_file():
+            return PRETRAINED / args.model
+        if not path.exists():
+            raise InputError(f"--model {args.model!r}: no such folder and no shipped model of that name; give a folder "
+                             f"written by `lcm train`, or one of: {', '.join(shipped_models())}")
+        return path
     path = PRETRAINED / DEFAULT_MODELS[args.head]
     if not (path / "config.json").is_file():
         raise InputError(f"no shipped {args.head} model at {path}; train one with `lcm train recipes/{DEFAULT_MODELS[args.head]}_embedded.yaml` "
@@ -309,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     def generation_args(p, detect: bool = False):
-        p.add_argument("--model", help="model folder from `lcm train` (default: the shipped model for --head)")
+        p.add_argument("--model", help="model folder from `lcm train`, or a shipped model's name: base_lcm, base_lcm_sum "
+                                       "(summarization fine-tune, scientific papers), two_tower, quant_lcm "
+                                       "(default: the shipped model for --head)")
         p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
         p.add_argument("--src-lang", default="auto" if detect else "en",
                        help="language of the input" + (" (default: auto, detected from the text)" if detect else ""))

@@ -45,6 +45,7 @@ class DataConfig:
     concepts_per_batch: int = 2048  # batch budget: documents are packed until this many concepts
     append_eot: bool = True  # append the codec's end-of-text concept to every document
     shuffle: bool = True  # shuffle documents each epoch (seeded)
+    credit: str = ""  # where the training data comes from and its licence (kept in the exported model's config.json)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class TrainConfig:
     """One readable training loop: AdamW, warmup + cosine, clipping, checkpoints."""
 
     out_dir: str = "runs/lcm"  # checkpoints, loss log and the exported model go here
+    init_from: str = ""  # fine-tune: start from this exported model's weights (same architecture; fresh optimizer)
     steps: int = 1000  # optimizer steps
     lr: float = 4e-4  # peak learning rate
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio

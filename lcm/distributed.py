@@ -66,25 +66,30 @@ def resolve_strategy(strategy: str, world_size: int) -> str:
     return "ddp" if strategy == "auto" else strategy
 
 
-def n_targets(valid: torch.Tensor) -> int:
-    """Number of next-concept targets in a right-padded batch (the positions a head's loss averages over)."""
-    return int((valid[:, 1:] & valid[:, :-1]).sum())
+def n_targets(valid: torch.Tensor, targets: "torch.Tensor | None" = None) -> int:
+    """Number of next-concept targets in a right-padded batch (the positions a head's loss averages over).
+
+    `targets` (B, T) restricts them as ConceptModel.forward does (e.g. to a summary after its document)."""
+    pairs = valid[:, 1:] & valid[:, :-1]
+    return int((pairs if targets is None else pairs & targets[:, 1:]).sum())
 
 
 def step_batches(local: Iterator, grad_accum: int, world_size: int, concept_dim: int,
-                 device: torch.device) -> Iterator[list[tuple[torch.Tensor, torch.Tensor, float]]]:
+                 device: torch.device) -> Iterator[list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]]]:
     """Group this rank's batches into optimizer steps of up to `grad_accum` micro-batches, in lockstep with all ranks.
 
-    Yields [(concepts, valid, loss_weight), ...]; every rank yields the same number of steps and micro-batches.
+    `local` yields (concepts, valid) or (concepts, valid, targets) batches (lcm.data.batches). Yields
+    [(concepts, valid, targets, loss_weight), ...] (targets = valid when the batch had none); every rank yields the
+    same number of steps and micro-batches, and the weights make the step average over the global batch's targets.
     """
     import torch.distributed as dist
 
     local = iter(local)
     while True:
-        micro = [(c, v) for c, v in islice(local, grad_accum)]
+        micro = [(b[0], b[1], b[2] if len(b) > 2 else b[1]) for b in islice(local, grad_accum)]
         counts = torch.zeros(2, grad_accum, dtype=torch.float64)  # row 0: slot used, row 1: targets in slot
-        for i, (_, valid) in enumerate(micro):
-            counts[0, i], counts[1, i] = 1, n_targets(valid)
+        for i, (_, valid, targets) in enumerate(micro):
+            counts[0, i], counts[1, i] = 1, n_targets(valid, targets)
         if world_size > 1:
             counts = counts.to(device)
             dist.all_reduce(counts)
@@ -92,9 +97,11 @@ def step_batches(local: Iterator, grad_accum: int, world_size: int, concept_dim:
         n_slots, total = int((counts[0] > 0).sum()), float(counts[1].sum())
         if n_slots == 0:  # every rank is out of data: the epoch is over
             return
-        placeholder = (torch.zeros(1, 2, concept_dim), torch.ones(1, 2, dtype=torch.bool), 0.0)  # runs, weight 0
-        micro += [(None, None)] * (n_slots - len(micro))
-        yield [(c, v, n_targets(v) * world_size / total) if c is not None and len(c) else placeholder for c, v in micro]
+        ones = torch.ones(1, 2, dtype=torch.bool)
+        placeholder = (torch.zeros(1, 2, concept_dim), ones, ones, 0.0)  # runs (every rank must), weight 0
+        micro += [(None, None, None)] * (n_slots - len(micro))
+        yield [(c, v, t, n_targets(v, t) * world_size / total) if c is not None and len(c) else placeholder
+               for c, v, t in micro]
 
 
 def reduce_mean(values: list[float], world_size: int, device: torch.device) -> list[float]:

@@ -120,11 +120,16 @@ class ConceptModel(nn.Module):
         x = self.prenet(self.normalizer.normalize(concepts))  # (B, T, d)
         return self.backbone(x, valid, positions, cache)
 
-    def forward(self, concepts, valid):
-        """Next-concept loss on a right-padded batch: concepts (B, T, D), valid (B, T) -> (loss, metrics)."""
+    def forward(self, concepts, valid, targets=None):
+        """Next-concept loss on a right-padded batch: concepts (B, T, D), valid (B, T) -> (loss, metrics).
+
+        `targets` (B, T), optional, restricts the loss to the positions it marks (e.g. a summary after its document);
+        the other valid positions are still read as context.
+        """
         hidden, _ = self.hidden(concepts[:, :-1], valid[:, :-1])  # (B, T-1, d)
         target = self.normalizer.normalize(concepts[:, 1:])  # (B, T-1, D)
-        return self.head.loss(hidden, target, valid[:, 1:] & valid[:, :-1])
+        mask = valid[:, 1:] & valid[:, :-1]  # (B, T-1)
+        return self.head.loss(hidden, target, mask if targets is None else mask & targets[:, 1:])
 
     loss = forward
 

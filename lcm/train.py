@@ -13,8 +13,9 @@ import torch
 from encoders.errors import InputError
 from lcm import distributed as dist
 from lcm.checkpoint import build_model, load_latest_training_state, save_model, save_training_state
-from lcm.config import RecipeConfig
+from lcm.config import RecipeConfig, to_dict
 from lcm.data import batches, dataset_info, sample_concepts
+from lcm.prefetch import prefetch
 
 
 def lr_at(step: int, cfg) -> float:
@@ -38,6 +39,37 @@ def check_data(recipe: RecipeConfig) -> dict:
         raise InputError(f"shards were encoded with codec {info['codec']!r} but the recipe says codec={recipe.codec!r}; "
                          f"set codec={info['codec']}")
     return info
+
+
+# Recipe keys a fine-tune may change: regularisation, the training window, and a quantizer's fitting options
+# (init_from keeps the pretrained codebooks instead of refitting them).
+FINE_TUNE_FREE_KEYS = ("dropout", "max_len", "kmeans_", "fit_seed", "quantizer_path")
+
+
+def architecture_mismatch(recipe: RecipeConfig, pretrained: RecipeConfig) -> list[str]:
+    """`section.key=value` (the pretrained value) for every network-defining key where the recipe differs."""
+    pairs = [("model", recipe.model, pretrained.model), ("normalizer", recipe.normalizer, pretrained.normalizer)]
+    if pretrained.model.head in ("diffusion", "quantized"):  # the head's own section shapes its network
+        pairs.append((pretrained.model.head, getattr(recipe, pretrained.model.head), getattr(pretrained, pretrained.model.head)))
+    diffs = [f"codec={pretrained.codec}"] if recipe.codec != pretrained.codec else []
+    for section, mine, theirs in pairs:
+        mine, theirs = to_dict(mine), to_dict(theirs)
+        diffs += [f"{section}.{key}={value}" for key, value in theirs.items()
+                  if mine[key] != value and not any(free in key for free in FINE_TUNE_FREE_KEYS)]
+    return diffs
+
+
+def init_from_pretrained(model, recipe: RecipeConfig) -> None:
+    """Load train.init_from's weights (normalizer, end-of-text concept and head included) into `model`."""
+    from lcm.checkpoint import load_model
+
+    path = os.path.expanduser(recipe.train.init_from)
+    pretrained, pretrained_recipe, _ = load_model(path)
+    diffs = architecture_mismatch(recipe, pretrained_recipe)
+    if diffs:
+        raise InputError(f"train.init_from={recipe.train.init_from!r} has another architecture; set {' '.join(diffs)} in "
+                         "the recipe (or as overrides) to fine-tune it, or drop train.init_from to train from scratch")
+    model.load_state_dict(pretrained.state_dict())
 
 
 def make_optimizer(model, cfg) -> torch.optim.AdamW:
@@ -66,6 +98,9 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
     model = build_model(recipe)
     optimizer = make_optimizer(model, cfg)
     state = load_latest_training_state(out_dir, model, optimizer) if resume else None
+    if state is None and cfg.init_from:  # fine-tune: pretrained weights and normalizer, fresh optimizer
+        init_from_pretrained(model, recipe)
+        state = {"step": 0, "epoch": 0, "batch_in_epoch": 0}
     if state is None:  # fresh start: fit the normalizer, record the end-of-text concept, let the head prepare
         sample = sample_concepts(recipe.data.train, recipe.normalizer.fit_samples, cfg.seed)
         model.normalizer.fit(sample)
@@ -97,9 +132,10 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
         task = progress.add_task("train", total=cfg.steps, completed=step, loss="")
         while step < cfg.steps:
             n_batches = 0
-            local = batches(recipe.data.train, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot,
-                            shuffle=recipe.data.shuffle, seed=cfg.seed, epoch=epoch, rank=rank, world_size=world_size,
-                            split=cfg.data_split)
+            # Read and padded in a background thread while the model steps (lcm/prefetch.py).
+            local = prefetch(batches(recipe.data.train, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot,
+                                     shuffle=recipe.data.shuffle, seed=cfg.seed, epoch=epoch, rank=rank,
+                                     world_size=world_size, split=cfg.data_split, targets=True), device=device)
             # One optimizer step = up to grad_accum micro-batches per rank, each weighted so the step sees the global batch.
             for batch_in_epoch, micro in enumerate(dist.step_batches(local, cfg.grad_accum, world_size,
                                                                      recipe.model.concept_dim, device)):
@@ -111,10 +147,10 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
                     group["lr"] = lr_at(step, cfg)
                 optimizer.zero_grad(set_to_none=True)
                 step_loss, step_metrics = 0.0, {}
-                for i, (concepts, valid, weight) in enumerate(micro):
+                for i, (concepts, valid, targets, weight) in enumerate(micro):
                     with dist.no_sync(train_model, strategy, last=i == len(micro) - 1):
                         with autocast:  # the model's forward is its loss, so DDP/FSDP wrappers see the whole step
-                            loss, metrics = train_model(concepts.to(device), valid.to(device))
+                            loss, metrics = train_model(*(t.to(device, non_blocking=True) for t in (concepts, valid, targets)))
                         if not torch.isfinite(loss):
                             raise RuntimeError(f"loss became {loss.item()} at step {step}; lower train.lr or check the data")
                         (loss * weight).backward()
@@ -145,6 +181,7 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
                         save_training_state(out_dir, step, full_model, full_optimizer, recipe,
                                             {"epoch": epoch, "batch_in_epoch": batch_in_epoch + 1}, cfg.keep_checkpoints)
                 if step >= cfg.steps or out_of_time:
+                    local.close()
                     break
             else:
                 if n_batches == 0:
@@ -168,8 +205,9 @@ def evaluate_loss(model, recipe: RecipeConfig, device: torch.device) -> float:
     model.eval()
     torch.manual_seed(0)
     eot = model.eot_concept.cpu().numpy() if recipe.data.append_eot else None
-    losses = [model.loss(c.to(device), v.to(device))[0].item() for c, v in batches(
-        recipe.data.valid, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot, shuffle=False, seed=0, epoch=0)]
+    losses = [model.loss(c.to(device), v.to(device), t.to(device))[0].item() for c, v, t in batches(
+        recipe.data.valid, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot, shuffle=False, seed=0, epoch=0,
+        targets=True)]
     return float(np.mean(losses)) if losses else float("nan")
 
 

@@ -110,10 +110,10 @@ def test_step_batches_weights_give_the_global_mean():
     steps = list(step_batches(((torch.zeros(2, v.shape[1], 8), v) for v in valid), 2, 1, 8, torch.device("cpu")))
     assert [len(s) for s in steps] == [2, 1]
     # targets per micro-batch: 4, 8 | 6 -> weights n_local / n_step_total
-    assert [w for s in steps for _, _, w in s] == [4 / 12, 8 / 12, 1.0]
+    assert [w for s in steps for *_, w in s] == [4 / 12, 8 / 12, 1.0]
     # an empty slice (fewer rows than ranks) becomes a placeholder that runs with weight 0
     (step,) = step_batches([(torch.zeros(0, 2, 8), torch.zeros(0, 2, dtype=torch.bool))], 1, 1, 8, torch.device("cpu"))
-    assert step[0][0].shape == (1, 2, 8) and step[0][2] == 0.0
+    assert step[0][0].shape == (1, 2, 8) and step[0][3] == 0.0
 
 
 def test_activation_checkpointing_recomputes_layers_and_keeps_gradients():
