@@ -1,3 +1,5 @@
+import functools
+import importlib.util
 import os
 import random
 
@@ -47,3 +49,13 @@ def tiny_recipe(tiny_shards, tmp_path):
     root = os.path.dirname(os.path.dirname(__file__))
     return load_recipe(os.path.join(root, "recipes", "base_lcm_tiny.yaml"),
                        [f"data.train={tiny_shards}", f"train.out_dir={tmp_path / 'run'}"])
+
+
+@functools.cache
+def load_script(relpath: str):
+    """A script under bench/ or scripts/ (folders of scripts, not packages) loaded as a module by its path."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), relpath)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,8 +2,6 @@
 bench/bench_distributed.py's FLOP count, 100m preset and MFU arithmetic."""
 
 import argparse
-import functools
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,6 +13,7 @@ import torch
 from encoders.errors import InputError
 from lcm.bench import BenchConfig, PhaseMeter, TokenTransformer, add_bench_arguments, bench_context, run_bench
 from lcm.plots import add_plot_arguments, read_loss_log, run_plot
+from tests.conftest import load_script
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,13 +165,8 @@ def test_loss_plot_from_synthetic_log(tmp_path, capsys):
 
 # bench/bench_distributed.py: FLOP count, the 100m preset, and MFU arithmetic on a tiny CPU run (issue #8)
 
-@functools.cache
 def bench_distributed():
-    """bench/ holds scripts, not a package: load bench_distributed.py by path (works from any working directory)."""
-    spec = importlib.util.spec_from_file_location("bench_distributed", ROOT / "bench" / "bench_distributed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/bench_distributed.py")
 
 
 def test_training_flops_by_hand_and_against_torch_flop_counter():

@@ -9,6 +9,7 @@ import torch
 from encoders.errors import InputError
 from lcm.generate import GenerationConfig, generate
 from lcm.plan import PlanConfig, parallel_plan
+from tests.conftest import load_script
 from tests.test_cli import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -126,11 +127,7 @@ def test_story_cli_parallel(saved_two_tower, tmp_path, capsys):
 
 
 def test_bench_plan_reports_every_method(saved_two_tower, tiny_shards, tmp_path):
-    import sys
-
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import bench_plan
-
+    bench_plan = load_script("bench/bench_plan.py")
     out = tmp_path / "plan"
     report = bench_plan.main(["--data", str(tiny_shards), "--model", str(saved_two_tower), "--reference", "",
                               "--configs", "3:1,3:2", "--prompt", "2", "--horizon", "3", "--stride", "2",

@@ -1,6 +1,5 @@
 """Summarization fine-tuning: document -> separator -> summary sequences, loss on the summary only, init_from."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -14,17 +13,14 @@ from lcm.checkpoint import build_model, load_model, read_model_config
 from lcm.config import load_recipe
 from lcm.data import Document, batches, load_documents, read_shard, write_shard
 from lcm.train import architecture_mismatch, train
-from tests.conftest import make_documents
+from tests.conftest import load_script, make_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPARATOR = "In summary:"
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("make_summary_data", ROOT / "scripts" / "make_summary_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/make_summary_data.py")
 
 
 def _codec_and_meta():
