@@ -45,6 +45,7 @@ class DataConfig:
     concepts_per_batch: int = 2048  # batch budget: documents are packed until this many concepts
     append_eot: bool = True  # append the codec's end-of-text concept to every document
     shuffle: bool = True  # shuffle documents each epoch (seeded)
+    prefetch: int = 2  # batches read and padded ahead in a background thread (0 = read inside the training loop)
     credit: str = ""  # where the training data comes from and its licence (kept in the exported model's config.json)
 
 

@@ -132,10 +132,11 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
         task = progress.add_task("train", total=cfg.steps, completed=step, loss="")
         while step < cfg.steps:
             n_batches = 0
-            # Read and padded in a background thread while the model steps (lcm/prefetch.py).
-            local = prefetch(batches(recipe.data.train, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot,
-                                     shuffle=recipe.data.shuffle, seed=cfg.seed, epoch=epoch, rank=rank,
-                                     world_size=world_size, split=cfg.data_split, targets=True), device=device)
+            local = batches(recipe.data.train, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot,
+                            shuffle=recipe.data.shuffle, seed=cfg.seed, epoch=epoch, rank=rank, world_size=world_size,
+                            split=cfg.data_split, targets=True)
+            if recipe.data.prefetch > 0:  # read and padded in a background thread while the model steps
+                local = prefetch(local, recipe.data.prefetch, device)
             # One optimizer step = up to grad_accum micro-batches per rank, each weighted so the step sees the global batch.
             for batch_in_epoch, micro in enumerate(dist.step_batches(local, cfg.grad_accum, world_size,
                                                                      recipe.model.concept_dim, device)):

@@ -40,3 +40,19 @@ def test_an_error_in_the_source_reaches_the_consumer():
     next(p)
     with pytest.raises(ValueError, match="shard 3 is corrupt"):
         next(p)
+
+
+def test_training_with_and_without_prefetch_gives_the_same_weights(tiny_recipe, tmp_path):
+    from dataclasses import replace
+
+    from lcm.checkpoint import load_model
+    from lcm.train import train
+
+    weights = []
+    for depth in (0, 2):
+        recipe = replace(tiny_recipe, data=replace(tiny_recipe.data, prefetch=depth),
+                         train=replace(tiny_recipe.train, steps=6, out_dir=str(tmp_path / f"run{depth}")))
+        model, _, _ = load_model(train(recipe, show_progress=False))
+        weights.append(model.state_dict())
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
