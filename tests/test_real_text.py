@@ -31,20 +31,30 @@ def _squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _lcm(args: list, tmp_path: Path, **env) -> tuple[int, str, str, int]:
-    """Run `python -m lcm ARGS` as a user would; returns (exit code, stdout, stderr, the child's peak RSS in MB).
+# Runs the CLI like `python -m lcm`, then records the process's own peak RSS (VmHWM: reset at exec, so it is this
+# program's peak). The rusage of a child (os.wait4 / RUSAGE_CHILDREN) is not: Linux carries the parent's RSS at fork
+# into it, so under a pytest process that had grown to 1.2 GB both runs read 1206 MB in CI.
+_RUN_AND_REPORT_PEAK = """
+import os, sys
+from lcm.cli import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as status:
+    peak_kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+with open(os.environ["LCM_TEST_PEAK_FILE"], "w") as f:
+    f.write(peak_kb)
+sys.exit(code)
+"""
 
-    os.wait4 reads the rusage of this one child: RUSAGE_CHILDREN would report the largest child of the whole session.
-    """
-    full_env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", **env)
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    with open(out, "wb") as fo, open(err, "wb") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "lcm", *map(str, args)], cwd=ROOT, env=full_env,
-                                stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    peak_mb = usage.ru_maxrss // 1024  # Linux reports KiB
-    return proc.returncode, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), peak_mb
+
+def _lcm(args: list, tmp_path: Path, **env) -> tuple[int, str, str, int]:
+    """Run the `lcm` CLI in a fresh process as a user would; returns (exit code, stdout, stderr, its peak RSS in MB)."""
+    peak_file = tmp_path / "peak_kb.txt"
+    peak_file.unlink(missing_ok=True)
+    full_env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", LCM_TEST_PEAK_FILE=str(peak_file), **env)
+    proc = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT_PEAK, *map(str, args)], cwd=ROOT, env=full_env,
+                          capture_output=True, stdin=subprocess.DEVNULL)
+    peak_mb = int(peak_file.read_text()) // 1024 if peak_file.exists() else -1
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"), peak_mb
 
 
 def _one_error_line(code: int, err: str) -> str:
@@ -141,8 +151,8 @@ def test_bad_input_is_one_error_line_from_the_real_process(tmp_path, case):
 @pytest.mark.slow
 def test_long_document_memory_stays_flat_and_progress_is_shown(tmp_path):
     """Luke (WEB, 24.6k words, 1283 sentences) against its first 2k words: 5-line summary each, peak RSS measured
-    per child. Measured 2026-11-23: 556 MB (2k) and 560 MB (24.6k); 8 x Luke (197k words): 586 MB, but 825 MB when
-    all hierarchical windows went through generate() in one batch, as they did before WINDOW_BATCH.
+    per child. Measured 2026-11-23 (VmHWM): 629 MB (2k), 635 MB (24.6k), 658 MB (8 x Luke, 197k words); before
+    WINDOW_BATCH, when all hierarchical windows went through generate() in one batch, 8 x Luke read 825 MB (rusage).
     Rich draws progress only on a terminal; TTY_COMPATIBLE/TTY_INTERACTIVE make it draw into the captured stderr."""
     luke = gzip.decompress((DATA / "web_luke.en.txt.gz").read_bytes()).decode("utf-8")
     assert len(luke.split()) > 20_000
