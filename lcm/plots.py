@@ -92,6 +92,9 @@ def plot_loss(run_dirs: list, out: "str | Path", smooth: float = 0.0, log_y: boo
         if smooth:
             axes[0].plot(steps, losses, color=color, alpha=0.25, lw=1)
         axes[0].plot(steps, ema(losses, smooth), color=color, lw=1.6, label=f"{name} train")
+        periodic = [(r["step"], r["valid_loss"]) for r in rows if isinstance(r.get("valid_loss"), (int, float))]
+        if periodic:  # train.eval_every
+            axes[0].plot(*zip(*periodic), "o--", color=color, lw=1, ms=3, label=f"{name} valid")
         if isinstance(meta.get("valid_loss"), (int, float)):
             at = meta.get("trained_steps", steps[-1])
             axes[0].plot([at], [meta["valid_loss"]], "D", color=color, label=f"{name} valid {meta['valid_loss']:.4g}")

@@ -161,14 +161,18 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
                 optimizer.step()
                 step += 1
-                if step % cfg.log_every == 0 or step == cfg.steps:  # every rank joins the reduction
+                valid_loss = {}
+                if recipe.data.valid and cfg.eval_every > 0 and step % cfg.eval_every == 0:  # every rank (FSDP gathers)
+                    valid_loss = {"valid_loss": evaluate_loss(model, recipe, device)}
+                if step % cfg.log_every == 0 or step == cfg.steps or valid_loss:  # every rank joins the reduction
                     keys = sorted(step_metrics)
                     loss_value, *values = dist.reduce_mean([step_loss] + [step_metrics[k] for k in keys], world_size, device)
                     concepts_total, = dist.reduce_mean([concepts_seen * world_size], world_size, device)
                     now = time.monotonic()
                     log.write(json.dumps({"step": step, "loss": loss_value, "lr": lr_at(step - 1, cfg),
                                           "grad_norm": float(grad_norm), "epoch": epoch, **dict(zip(keys, values)),
-                                          "concepts": int(concepts_total), "seconds": round(now - last_log, 4)}) + "\n")
+                                          "concepts": int(concepts_total), "seconds": round(now - last_log, 4),
+                                          **valid_loss}) + "\n")
                     log.flush()
                     progress.update(task, loss=f"loss {loss_value:.4f}")
                     concepts_seen, last_log = 0, now
@@ -201,14 +205,18 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
 
 
 @torch.no_grad()
+@torch.no_grad()
 def evaluate_loss(model, recipe: RecipeConfig, device: torch.device) -> float:
-    """Mean head loss over the validation shards (head randomness is seeded for repeatability)."""
+    """Mean head loss over the validation shards. Head randomness is seeded for repeatability, inside a forked RNG so
+    that a run with periodic evaluation (train.eval_every) trains exactly as one without. Called as model(...), so an
+    FSDP-sharded model gathers its weights (every rank must call it)."""
     model.eval()
-    torch.manual_seed(0)
-    eot = model.eot_concept.cpu().numpy() if recipe.data.append_eot else None
-    losses = [model.loss(c.to(device), v.to(device), t.to(device))[0].item() for c, v, t in batches(
-        recipe.data.valid, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot, shuffle=False, seed=0, epoch=0,
-        targets=True)]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        eot = model.eot_concept.cpu().numpy() if recipe.data.append_eot else None
+        losses = [model(c.to(device), v.to(device), t.to(device))[0].item() for c, v, t in batches(
+            recipe.data.valid, recipe.data.concepts_per_batch, recipe.model.max_len, eot=eot, shuffle=False, seed=0,
+            epoch=0, targets=True)]
     return float(np.mean(losses)) if losses else float("nan")
 
 

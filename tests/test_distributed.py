@@ -235,7 +235,8 @@ CASES = [("ddp", 1, False), ("ddp", 2, False), ("fsdp", 1, True)]
 def test_two_processes_match_one_process(strategy, accum, recompute, shards, tmp_path):
     from lcm.train import train
 
-    extra = [f"train.strategy={strategy}", f"train.grad_accum={accum}", "train.steps=10", "train.checkpoint_every=4"]
+    extra = [f"train.strategy={strategy}", f"train.grad_accum={accum}", "train.steps=10", "train.checkpoint_every=4",
+             f"data.valid={shards}", "train.eval_every=5"]  # every rank evaluates (FSDP gathers its shards to do so)
     # the reference never recomputes activations: checkpointing under FSDP must not change the result either
     ref = load_recipe(TINY, _train_args(shards, tmp_path / "one", *extra))
     extra.append(f"train.activation_checkpointing={recompute}")
@@ -246,6 +247,9 @@ def test_two_processes_match_one_process(strategy, accum, recompute, shards, tmp
     assert [r["step"] for r in two] == list(range(1, 11))
     assert [r["concepts"] for r in one] == [r["concepts"] for r in two]  # the same global batches
     np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-4)
+    valid = [[(r["step"], r["valid_loss"]) for r in run if "valid_loss" in r] for run in (one, two)]
+    assert [s for s, _ in valid[1]] == [5, 10] and [s for s, _ in valid[0]] == [5, 10]
+    np.testing.assert_allclose([v for _, v in valid[1]], [v for _, v in valid[0]], rtol=1e-3)
     _assert_same_weights(_weights(tmp_path / "two" / "model"), _weights(tmp_path / "one" / "model"), atol=1e-4)
     if strategy == "fsdp":  # checkpoints hold full tensors whatever the sharding: a 1-process run resumes from them
         ckpt = _weights(tmp_path / "two" / "checkpoints" / "step_00000008")
