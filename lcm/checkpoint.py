@@ -116,7 +116,23 @@ def save_training_state(out_dir: Path, step: int, model, optimizer, recipe, stat
     _atomic_dir(final, write)
     for old in sorted(ckpt_root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+    _remove_dead_writers_leftovers(ckpt_root)
     return final
+
+
+def _remove_dead_writers_leftovers(ckpt_root: Path) -> None:
+    """Delete `.step_*.tmp-PID` / `.old-PID` folders of writers that died mid-checkpoint (e.g. SIGKILL); never loaded."""
+    for leftover in ckpt_root.glob(".step_*.*-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except PermissionError:  # alive, under another user
+            continue
 
 
 def load_latest_training_state(out_dir: Path, model, optimizer) -> "dict | None":

@@ -119,11 +119,22 @@ def test_toy_base_lcm_overfits(tiny_recipe):
 
 
 def test_training_resumes_and_continues_the_log(tiny_recipe):
+    import subprocess
+    import sys
+
     tiny_recipe.train.steps = 20
     train(tiny_recipe, show_progress=False)
+    # What a writer killed mid-checkpoint leaves (its pid is gone), and a folder of a writer still running (pid 1).
+    ckpt_root = os.path.join(tiny_recipe.train.out_dir, "checkpoints")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftovers = {pid: os.path.join(ckpt_root, f".step_00000025.tmp-{pid}") for pid in (int(dead.stdout), 1)}
+    for path in leftovers.values():
+        os.makedirs(path)
     tiny_recipe.train.steps = 40
     train(tiny_recipe, show_progress=False)
     steps = [json.loads(line)["step"] for line in open(os.path.join(tiny_recipe.train.out_dir, "loss_log.jsonl"))]
     assert steps == list(range(5, 45, 5))  # no duplicates, no gap
-    ckpts = sorted(os.listdir(os.path.join(tiny_recipe.train.out_dir, "checkpoints")))
+    assert not os.path.exists(leftovers[int(dead.stdout)]) and os.path.exists(leftovers[1])
+    os.rmdir(leftovers[1])
+    ckpts = sorted(os.listdir(ckpt_root))
     assert ckpts[-1] == "step_00000040" and len(ckpts) <= tiny_recipe.train.keep_checkpoints
