@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The device tool copies the working tree (tracked and untracked-not-ignored files) to the GPU machine and refuses
-# more than 64 MiB; the shipped weights alone are ~97 MiB. Before a device run that does not need them (codec or LCM
+# more than 64 MiB; the shipped weights alone are ~104 MiB. Before a device run that does not need them (codec or LCM
 # training, bench_distributed), move them into the git-ignored .device-stash/; put them back right after.
 #   bash scripts/device_tree.sh stash      # then call the device tool
 #   bash scripts/device_tree.sh restore    # ALWAYS before committing: `git status` must not show them deleted
@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEIGHTS=(encoders/embedded/weights/model.safetensors lcm/pretrained/base_lcm/model.safetensors
-         lcm/pretrained/two_tower/model.safetensors lcm/pretrained/quant_lcm/model.safetensors)
+         lcm/pretrained/base_lcm_sum/model.safetensors lcm/pretrained/two_tower/model.safetensors
+         lcm/pretrained/quant_lcm/model.safetensors)
 size() { git ls-files -co --exclude-standard -z | du -ch --apparent-size --files0-from=- 2>/dev/null | tail -1; }
 case "${1:-}" in
   stash)
