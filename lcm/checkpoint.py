@@ -29,7 +29,10 @@ def _load_tensors(path: Path) -> dict:
 
 
 def _atomic_dir(final: Path, write) -> None:
-    """Call write(tmp_dir) then rename tmp_dir to `final`, so a reader never sees a half-written directory."""
+    """Call write(tmp_dir) then rename tmp_dir to `final`, so a reader never sees a half-written directory.
+
+    Afterwards, what writers killed mid-write (e.g. SIGKILL) left beside it is removed (see _remove_dead_leftovers).
+    """
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -41,6 +44,21 @@ def _atomic_dir(final: Path, write) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
+    _remove_dead_leftovers(final.parent)
+
+
+def _remove_dead_leftovers(folder: Path) -> None:
+    """Delete `.NAME.tmp-PID` / `.NAME.old-PID` folders whose writer died mid-write; they are never loaded."""
+    for leftover in list(folder.glob(".*.tmp-*")) + list(folder.glob(".*.old-*")):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except PermissionError:  # alive, under another user
+            pass
 
 
 def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | None" = None) -> Path:
@@ -116,23 +134,7 @@ def save_training_state(out_dir: Path, step: int, model, optimizer, recipe, stat
     _atomic_dir(final, write)
     for old in sorted(ckpt_root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    _remove_dead_writers_leftovers(ckpt_root)
     return final
-
-
-def _remove_dead_writers_leftovers(ckpt_root: Path) -> None:
-    """Delete `.step_*.tmp-PID` / `.old-PID` folders of writers that died mid-checkpoint (e.g. SIGKILL); never loaded."""
-    for leftover in ckpt_root.glob(".step_*.*-*"):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
-            continue
-        except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
-        except PermissionError:  # alive, under another user
-            continue
 
 
 def load_latest_training_state(out_dir: Path, model, optimizer) -> "dict | None":

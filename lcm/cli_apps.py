@@ -89,8 +89,9 @@ def cmd_infill(args) -> None:
     from lcm.apps import infill
     from lcm.generate import GenerationConfig
 
-    model, codec, src, tgt, _ = load_for_generation(args, read_input_text(args.before))
-    before = segment(read_input_text(args.before), src)
+    before_text = read_input_text(args.before)
+    model, codec, src, tgt, _ = load_for_generation(args, before_text)
+    before = segment(before_text, src)
     after = segment(read_input_text(args.after), src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
     gap = infill(model, codec.encode(before, src), codec.encode(after, src), args.sentences, gen, args.candidates)

@@ -229,10 +229,10 @@ def _pad(windows: list[tuple[np.ndarray, int]], dim: int, targets: bool = False)
     T, D = max([len(s) for s, _ in windows] or [2]), dim
     concepts = torch.zeros(len(windows), T, D)
     valid = torch.zeros(len(windows), T, dtype=torch.bool)
-    first = torch.tensor([start for _, start in windows], dtype=torch.long).reshape(-1, 1)  # (B, 1)
     for i, (s, _) in enumerate(windows):
         concepts[i, :len(s)] = torch.from_numpy(s)
         valid[i, :len(s)] = True
     if not targets:
         return concepts, valid
+    first = torch.tensor([start for _, start in windows], dtype=torch.long).reshape(-1, 1)  # (B, 1)
     return concepts, valid, valid & (torch.arange(T)[None, :] >= first)  # (B, T)

@@ -117,9 +117,9 @@ def _denoise_block(model, prompt: torch.Tensor, k: int, plan: PlanConfig, opts, 
     noise = lambda: opts.sigma_init * torch.randn(k, D, generator=generator, device=prompt.device)  # noqa: E731
     block = sampler(joint, noise(), schedule, opts.steps, cond=None, generator=generator, **extra)  # (k, D)
     start = opts.steps - max(1, round(plan.strength * opts.steps))
+    t_start = start_timestep(schedule, opts.sampler, opts.steps, start) if plan.passes > 1 else None
     for _ in range(plan.passes - 1):
         state["cond"] = condition(block)
-        t_start = start_timestep(schedule, opts.sampler, opts.steps, start)
         x = schedule.add_noise(block, noise(), torch.tensor(t_start))
         block = sampler(joint, x, schedule, opts.steps, cond=None, generator=generator, start=start, **extra)
     return norm.denormalize(block)

@@ -205,7 +205,6 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
 
 
 @torch.no_grad()
-@torch.no_grad()
 def evaluate_loss(model, recipe: RecipeConfig, device: torch.device) -> float:
     """Mean head loss over the validation shards. Head randomness is seeded for repeatability, inside a forked RNG so
     that a run with periodic evaluation (train.eval_every) trains exactly as one without. Called as model(...), so an
