@@ -29,7 +29,7 @@ CACHE = Path.home() / ".cache/lcm-toolkit/bench"
 
 
 class CausalContextualizer(nn.Module):
-    """Stand-in for the lead's backbone: PreNet Linear(D, d) + causal pre-norm transformer -> hidden (B, T, d)."""
+    """Stand-in for the LCM backbone: PreNet Linear(D, d) + causal pre-norm transformer -> hidden (B, T, d)."""
 
     def __init__(self, concept_dim: int, d_model: int = 256, n_layers: int = 2, n_heads: int = 4, max_len: int = 64):
         super().__init__()
@@ -47,7 +47,7 @@ class CausalContextualizer(nn.Module):
 
 
 class TwoTowerLCM(nn.Module):
-    """Contextualizer (any module (B, T, D) -> (B, T, d)) + diffusion head; swap in the lead's backbone later."""
+    """Contextualizer (any module (B, T, D) -> (B, T, d)) + diffusion head; any contextualizer works, e.g. lcm.model's backbone."""
 
     def __init__(self, contextualizer: nn.Module, head: nn.Module):
         super().__init__()
@@ -177,7 +177,7 @@ def main(argv=None):
     x_held, m_held = _windows(heldout_docs, length)
     flat = torch.cat(train_docs)
     q25, median, q75 = torch.quantile(flat, torch.tensor([0.25, 0.5, 0.75]), dim=0)
-    scale = ((q75 - q25) * 0.7413).clamp_min(1e-6)  # the anchor's gaussian_robust normalizer
+    scale = ((q75 - q25) * 0.7413).clamp_min(1e-6)  # the gaussian_robust normalizer of Meta's large_concept_model
     norm = lambda v: (v - median) / scale  # noqa: E731
     print(f"data: {source}\n  train windows {tuple(x_train.shape)}, held-out windows {tuple(x_held.shape)}")
 

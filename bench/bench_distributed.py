@@ -74,7 +74,8 @@ PRESETS = {"tiny": tiny, "100m": base_100m}
 def write_random_shards(out: Path, dim: int, n_docs: int, n_shards: int, seed: int = 0,
                         doc_len: tuple[int, int] = (8, 40)) -> None:
     """Documents of doc_len[0]..doc_len[1] random concepts each, plus a random end-of-text concept in the metadata."""
-    from lcm.data import Document, write_shard
+    from lcm.data.documents import Document
+    from lcm.data.shards import write_shard
 
     rng = np.random.default_rng(seed)
     docs = [Document(f"doc{i}", "eng_Latn", ["x"] * (n := int(rng.integers(doc_len[0], doc_len[1] + 1))),
@@ -127,7 +128,8 @@ def peak_for(device_name: str) -> "float | None":
 
 def epoch_flops_per_concept(recipe, n_params: int) -> float:
     """Model FLOPs per logged concept, averaged over one epoch of the batches `lcm train` builds from the shards."""
-    from lcm.data import batches, dataset_info
+    from lcm.data.batches import batches
+    from lcm.data.shards import dataset_info
 
     eot = np.asarray(dataset_info(recipe.data.train)["eot"], dtype=np.float32) if recipe.data.append_eot else None
     flops = concepts = 0.0
@@ -160,9 +162,10 @@ def time_train_step(recipe, steps: int, warmup: int, threads: int) -> dict:
     """The trainer's step (autocast forward, backward, clip, AdamW) repeated on one real batch already on the device."""
     import torch
 
-    from lcm.checkpoint import build_model
-    from lcm.data import batches, dataset_info
-    from lcm.train import make_optimizer, pick_device
+    from lcm.data.batches import batches
+    from lcm.data.shards import dataset_info
+    from lcm.model.concept_model import build_model
+    from lcm.training.loop import make_optimizer, pick_device
 
     cfg, device = recipe.train, pick_device(recipe.train.device)
     old_threads = torch.get_num_threads()
@@ -215,8 +218,9 @@ def time_loader(recipe, steps: int, warmup: int) -> dict:
     between steps. Its concepts/s bound the trainer's; with the model's FLOPs per concept, its MFU is the ceiling it sets."""
     import torch
 
-    from lcm.data import batches, dataset_info
-    from lcm.train import pick_device
+    from lcm.data.batches import batches
+    from lcm.data.shards import dataset_info
+    from lcm.training.loop import pick_device
 
     device = pick_device(recipe.train.device)
     eot = np.asarray(dataset_info(recipe.data.train)["eot"], dtype=np.float32)
@@ -306,9 +310,9 @@ def main(argv: "list[str] | None" = None) -> dict:
     import torch
 
     from encoders.errors import InputError
-    from lcm.bench import BenchConfig
-    from lcm.checkpoint import build_model
+    from lcm.bench.config import BenchConfig
     from lcm.config import load_recipe
+    from lcm.model.concept_model import build_model
 
     args = parse_args(argv)
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"

@@ -9,9 +9,9 @@ import time
 
 import torch
 
-from lcm.checkpoint import build_model
 from lcm.config import RecipeConfig, from_dict
-from lcm.generate import GenerationConfig, generate
+from lcm.inference.generate import GenerationConfig, generate
+from lcm.model.concept_model import build_model
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 def load_problems(spec: str, prompt_len: int, horizon: int, stride: int, limit: int):
     """[(doc index, first target position, prompt (P, D), truth (H, D))] from shards, `stride` apart in each document."""
-    from lcm.data import read_shard, shard_paths
+    from lcm.data.shards import read_shard, shard_paths
 
     problems = []
     docs = [d for p in shard_paths(spec) for d in read_shard(p)]
@@ -44,14 +44,14 @@ def load_problems(spec: str, prompt_len: int, horizon: int, stride: int, limit: 
 
 def methods(model, reference, configs, head_options, horizon, seed):
     """name -> plan(prompt (P, D)) -> (horizon, D)."""
-    from lcm.generate import GenerationConfig, generate
-    from lcm.plan import PlanConfig, parallel_plan
+    from diffusion_head.plan import PlanConfig, parallel_plan
+    from lcm.inference.generate import GenerationConfig, generate
 
     gen = GenerationConfig(max_new=horizon, min_new=horizon, eot_threshold=0, seed=seed, head_options=head_options)
     out = {"autoregressive": lambda p: generate(model, [p], gen)[0][0]}
     for k, passes in configs:
         out[f"parallel K={k} P={passes}"] = (lambda k, passes: lambda p: parallel_plan(
-            model, p, horizon, PlanConfig(block=k, passes=passes), gen))(k, passes)
+            model, p, horizon, PlanConfig(block=k, passes=passes), head_options, seed))(k, passes)
     if reference is not None:
         ref_gen = GenerationConfig(max_new=horizon, min_new=horizon, eot_threshold=0, seed=seed)
         out["Base-LCM autoregressive (MSE)"] = lambda p: generate(reference, [p], ref_gen)[0][0]
@@ -62,7 +62,7 @@ def methods(model, reference, configs, head_options, horizon, seed):
 
 def score(preds: torch.Tensor, truth: torch.Tensor, doc: torch.Tensor, pos: torch.Tensor) -> dict:
     """preds, truth (M, H, D); doc, pos (M, H) -> l2, CA and per-position l2."""
-    from lcm.metrics import contrastive_accuracy, l2, neighbour_mask
+    from lcm.eval.metrics import contrastive_accuracy, l2, neighbour_mask
 
     flat_p, flat_t = preds.flatten(0, 1), truth.flatten(0, 1)  # (M*H, D)
     ca = contrastive_accuracy(flat_p, flat_t, neighbour_mask(doc.flatten(), pos.flatten()))
@@ -122,7 +122,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default="bench/plan", help="folder for plan.json, plan.md and plan.png")
     args = ap.parse_args(argv)
 
-    from lcm.checkpoint import load_model
+    from lcm.model.io import load_model
 
     torch.set_num_threads(args.threads)
     configs = [tuple(int(v) for v in c.split(":")) for c in args.configs.split(",") if c]

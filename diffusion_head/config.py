@@ -5,20 +5,23 @@ DiffusionHeadConfig; decoding options (DiffusionSampleConfig fields) are keyword
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
 class DiffusionHeadConfig:
     """The diffusion next-concept head: denoiser tower, noise schedule and training options."""
 
+    FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("dropout", "cfg_dropout")  # keys train.init_from may change
+
     tower: str = "two_tower"  # two_tower (cross-attends the backbone) | one_tower (own transformer; backbone 0 layers)
     d_model: int = 512  # width of the denoiser
-    n_layers: int = 4  # denoiser layers (the anchor's 1.6B Two-Tower uses 13)
+    n_layers: int = 4  # denoiser layers (the paper's 1.6B Two-Tower uses 13)
     n_heads: int = 8  # attention heads of the denoiser; must divide d_model
     ffn_mult: float = 4.0  # SwiGLU hidden size = ffn_mult * d_model * 2/3
     dropout: float = 0.0  # dropout inside the denoiser during training
     timestep_dim: int = 256  # size of the sinusoidal timestep features fed to the timestep MLP (DiT)
-    context_vector: str = "zero"  # always-visible vector prepended to the context: zero (paper/anchor) | learned
+    context_vector: str = "zero"  # always-visible vector prepended to the context: zero (paper, Meta's code) | learned
     max_seq_len: int = 512  # one_tower only: learned positions, must cover the longest concept sequence + 1
 
     schedule: str = "cosine"  # noise schedule: cosine (squaredcos_cap_v2) | quadratic (scaled_linear) | linear | sigmoid
@@ -27,7 +30,7 @@ class DiffusionHeadConfig:
     beta_end: float = 0.02  # last beta of the quadratic/linear schedules
     sigmoid_gamma: float = 1.5  # sigmoid schedule: alpha_bar(t) = sigmoid(delta - gamma * logit(t)) (paper eq. 14)
     sigmoid_delta: float = 0.0  # sigmoid schedule shift delta
-    zero_terminal_snr: bool = True  # rescale to zero terminal SNR (Lin et al. 2024, Alg. 1), as the anchor does
+    zero_terminal_snr: bool = True  # rescale to zero terminal SNR (Lin et al. 2024, Alg. 1), as Meta's code does
     prediction_type: str = "sample"  # what the denoiser predicts: sample (x0, paper) | epsilon | v_prediction
     cfg_dropout: float = 0.15  # probability of dropping the context in training (classifier-free guidance)
 

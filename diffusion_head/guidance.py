@@ -2,9 +2,9 @@
 
 Both wrap `denoise_fn(x_t, t, cond) -> prediction` into another function of the same signature (k-diffusion's
 `cfg_model_fn` habit), so one sampling loop serves guided and unguided decoding. Both act on the implied noise
-epsilon, as the anchor does, and convert back to the schedule's prediction type. At the pure-noise end of the
+epsilon, as Meta's large_concept_model does, and convert back to the schedule's prediction type. At the pure-noise end of the
 schedule (alpha_bar_t < MIN_ALPHA_BAR, i.e. only t = T-1: the first sampling step) that conversion would divide
-by ~0, so the wrappers pass the conditional prediction through unchanged there (the anchor skips CFG at its first step).
+by ~0, so the wrappers pass the conditional prediction through unchanged there (Meta's code skips CFG at its first step).
 """
 
 import torch

@@ -3,7 +3,7 @@
 In the paper a single 32-layer transformer reads the interleaved sequence (clean x_0, noisy x_1, clean x_1, noisy x_2,
 ...); each noisy token sees the clean tokens before it and itself, never other noisy tokens, and clean tokens carry
 diffusion timestep 0. Under the LCM head protocol this head OWNS that transformer: it consumes the backbone's `hidden`
-as the clean-concept embeddings, so a One-Tower recipe sets the lead's backbone to 0 layers (hidden = PreNet(x)).
+as the clean-concept embeddings, so a One-Tower recipe sets the LCM's causal backbone to 0 layers (hidden = PreNet(x)).
 
 Instead of interleaving we lay the sequence out as [clean_0 .. clean_{T-1}, noisy_1 .. noisy_T] with the equivalent
 attention mask (clean: causal over clean; noisy for x[q+1]: clean_0..clean_q and itself) and learned positions

@@ -1,13 +1,13 @@
-"""Two-Tower denoiser (LCM paper sec. 2.3.4): the lead's causal backbone is the contextualizer, this is the denoiser.
+"""Two-Tower denoiser (LCM paper sec. 2.3.4): the LCM's causal backbone is the contextualizer, this is the denoiser.
 
 The denoiser denoises ONE next concept at a time. Each layer is adaLN-Zero (DiT) with two sublayers, each with its own
 (shift, scale, gate) from the timestep embedding (256-d sinusoid -> MLP):
   1. cross-attention from the noisy concept to the contextualizer outputs, shifted: the query for target position t
      (predicting x[t+1]) sees [z, hidden[0], ..., hidden[t]], where z is a prepended, always-visible vector (zero,
-     as in the paper/anchor, or learned). Dropping the conditioning (CFG) leaves only z visible.
+     as in the paper and Meta's reference code, or learned). Dropping the conditioning (CFG) leaves only z visible.
   2. a SwiGLU feed-forward.
-The anchor also has a self-attention sublayer restricted to the diagonal; with one token per problem that is a plain
-linear map of the token itself, already covered by the feed-forward, so it is left out here.
+Meta's reference implementation also has a self-attention sublayer restricted to the diagonal; with one token per
+problem that is a plain linear map of the token itself, already covered by the feed-forward, so it is left out here.
 
 Training runs all T positions in parallel as B*T independent denoising problems: queries (B, T) over keys (B, T+1)
 with the (T, T+1) shifted-causal mask below; queries never attend to each other.

@@ -1,26 +1,53 @@
-"""Recipes: YAML files that map one-to-one onto these dataclasses, with dotted command-line overrides."""
+"""Recipes: YAML files that map one-to-one onto these dataclasses, with dotted command-line overrides.
+
+A section's FINE_TUNE_FREE lists the keys that do not shape its network (regularisation, the training window, fitting
+options), so a fine-tune (train.init_from) may change them; the head sections declare theirs in their own packages.
+"""
 
 import dataclasses
 import os
 import typing
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from diffusion_head.config import DiffusionHeadConfig
 from encoders.errors import InputError
-from lcm.slurm import SlurmConfig
 from quantized_head.config import QuantizedHeadConfig
+
+
+@dataclass
+class SlurmConfig:
+    """Cluster resources for one training job (the recipe's `train.resources` section)."""
+
+    nodes: int = 1  # machines in the allocation; torchrun runs once per node
+    gpus_per_node: int = 8  # processes per node (one per GPU); 0 = CPU-only job with cpu_procs_per_node processes
+    cpu_procs_per_node: int = 1  # processes per node when gpus_per_node is 0
+    cpus_per_task: int = 32  # CPU cores for each node's torchrun (data loading, tokenising)
+    mem: str = "0"  # memory per node, SLURM syntax (0 = all of the node's memory)
+    time: str = "24:00:00"  # wall-clock limit, [D-]HH:MM:SS
+    partition: str = ""  # SLURM partition (empty: the cluster default)
+    account: str = ""  # account to charge (empty: the user default)
+    qos: str = ""  # quality of service (empty: default)
+    constraint: str = ""  # node features, e.g. a100 (empty: any)
+    job_name: str = "lcm-train"  # shows in squeue
+    log_dir: str = "slurm_logs"  # stdout/stderr of the job: LOG_DIR/JOB_NAME-JOBID.out
+    port: int = 29500  # rendezvous port on the first node
+    requeue: bool = True  # let SLURM requeue the job after preemption (training resumes from its checkpoint)
+    setup: str = ""  # shell lines run before training, e.g. `source .venv/bin/activate` (newline-separated)
 
 
 @dataclass
 class ModelConfig:
     """The concept transformer: PreNet -> causal backbone -> head."""
 
+    FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("dropout", "max_len")  # keys train.init_from may change
+
     concept_dim: int = 512  # D: size of one concept vector; must equal the codec's dim
     d_model: int = 256  # d: width of the backbone
     n_layers: int = 4  # causal transformer layers (0 = PreNet only, as One-Tower uses)
     n_heads: int = 4  # attention heads
-    ffn_mult: float = 4.0  # SwiGLU hidden size = ffn_mult * d_model (rounded to a multiple of 8)
+    ffn_mult: float = 4.0  # SwiGLU hidden size = 2/3 * ffn_mult * d_model, rounded up to a multiple of 8
     dropout: float = 0.1  # dropout on attention and FFN outputs during training
     max_len: int = 256  # longest concept sequence the model is trained on
     rope_theta: float = 10000.0  # RoPE base
@@ -29,7 +56,7 @@ class ModelConfig:
 
 @dataclass
 class NormalizerConfig:
-    """Robust per-dimension normalizer applied to concepts before the model (anchor: gaussian_robust)."""
+    """Robust per-dimension normalizer applied to concepts before the model (Meta's large_concept_model: gaussian_robust)."""
 
     method: str = "gaussian_robust"  # gaussian_robust (median, 0.7413*IQR) | robust (median, IQR) | standard (mean, std)
     clip: float = 0.0  # clip normalized values to [-clip, clip]; 0 disables
@@ -75,7 +102,7 @@ class TrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step (the global batch is their union over steps and ranks)
     activation_checkpointing: bool = False  # recompute each layer's activations in backward (less memory, ~30% slower)
     data_split: str = "shards"  # under torchrun: shards (rank r reads shard files r::N) | rows (same global batch as 1 process)
-    resources: SlurmConfig = field(default_factory=SlurmConfig)  # cluster resources for `python -m lcm.slurm`
+    resources: SlurmConfig = field(default_factory=SlurmConfig)  # cluster resources for `python -m lcm.training.slurm`
 
 
 @dataclass

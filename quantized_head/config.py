@@ -1,11 +1,17 @@
 """Config of the quantized next-concept head (Quant-LCM-d / Quant-LCM-c). Imports only dataclasses, so it is cheap."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass
 class QuantizedHeadConfig:
     """Residual VQ of concepts + a per-codebook predictor (LCM paper, section 2.5). Paper scale: 64 x 8192."""
+
+    # Keys a fine-tune (train.init_from) may change: regularisation and the quantizer's fitting options (a fine-tune
+    # keeps the pretrained codebooks instead of refitting them). Every other key shapes the network.
+    FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("quantizer_path", "kmeans_init", "kmeans_epochs", "kmeans_lloyd_iters",
+                                                 "kmeans_batch_size", "fit_seed", "dropout", "cond_dropout")
 
     variant: str = "discrete"  # discrete (Quant-LCM-d: softmax over units) | continuous (Quant-LCM-c: regress residuals)
     num_codebooks: int = 8  # K: residual stages, coarse to fine

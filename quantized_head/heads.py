@@ -153,7 +153,7 @@ class QuantizedHead(nn.Module):
                                                beta=beta, top_k=top_k, generator=generator)
         return self.quantizer.decode(codes).to(hidden.dtype)  # (B, D)
 
-    # ---- helpers -----------------------------------------------------------------------------------------------
+    # ---- internals ---------------------------------------------------------------------------------------------
     def _stage_fn(self, h: torch.Tensor, drop: bool):
         """The per-codebook predictor as fn(stage, partial (B, D)) -> logits (B, V) or residual (B, D)."""
         drop_mask = torch.full((h.shape[0],), drop, dtype=torch.bool, device=h.device)  # (B,)

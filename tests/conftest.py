@@ -30,7 +30,8 @@ def make_documents(n_docs: int = 12, seed: int = 0) -> list[list[str]]:
 def tiny_shards(tmp_path):
     """Parquet shards of synthetic documents, encoded with the weightless hashing codec (64-d)."""
     from encoders.retrieval import HashingCodec
-    from lcm.data import EOT_SENTENCE, Document, write_shard
+    from lcm.data.documents import EOT_SENTENCE, Document
+    from lcm.data.shards import write_shard
 
     codec = HashingCodec(64)
     meta = {"codec": "hashing", "dim": 64, "eot": codec.encode([EOT_SENTENCE], "en")[0].tolist()}

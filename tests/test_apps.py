@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
-from lcm.apps import interpolate, summary_length
+from lcm.apps.infill import interpolate
+from lcm.apps.summarize import summary_length
 from lcm.cli import main
-from lcm.metrics import contrastive_accuracy, ovl_n, rep_n, rouge_l
+from lcm.eval.metrics import contrastive_accuracy, ovl_n, rep_n, rouge_l
 from tests.test_cli import _expect_error, docs_dir, trained  # noqa: F401  (fixtures)
 
 HASH = ["--codec", "hashing", "--codec-opt", "dim=64"]
@@ -129,7 +130,7 @@ def test_infill_and_interpolate_commands(trained, tmp_path, capsys):
 
 
 def test_paraphrasing_ratio_hand_case():
-    from lcm.metrics import paraphrasing_ratio
+    from lcm.eval.metrics import paraphrasing_ratio
 
     context = [torch.tensor([[1.0, 0.0]])]
     # The prediction copies the context (cosine 1); the truth is at 60 degrees (cosine 0.5): PAR = 1 / 0.5 = 2.

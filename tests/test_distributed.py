@@ -15,8 +15,8 @@ import torch
 
 from encoders.errors import InputError
 from lcm.config import load_recipe
-from lcm.data import batches
-from lcm.distributed import step_batches
+from lcm.data.batches import batches
+from lcm.training.distributed import step_batches
 from tests.conftest import make_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,8 @@ PY = sys.executable
 
 def _write_shards(out: Path, n_docs: int = 48, n_shards: int = 3) -> Path:
     from encoders.retrieval import HashingCodec
-    from lcm.data import EOT_SENTENCE, Document, write_shard
+    from lcm.data.documents import EOT_SENTENCE, Document
+    from lcm.data.shards import write_shard
 
     codec = HashingCodec(64)
     meta = {"codec": "hashing", "dim": 64, "eot": codec.encode([EOT_SENTENCE], "en")[0].tolist()}
@@ -117,8 +118,8 @@ def test_step_batches_weights_give_the_global_mean():
 
 
 def test_activation_checkpointing_recomputes_layers_and_keeps_gradients():
-    from lcm.checkpoint import build_model
-    from lcm.distributed import checkpoint_layers
+    from lcm.model.concept_model import build_model
+    from lcm.training.distributed import checkpoint_layers
 
     recipe = load_recipe(TINY)
     torch.manual_seed(0)
@@ -142,7 +143,7 @@ def test_activation_checkpointing_recomputes_layers_and_keeps_gradients():
 # ---------- presets ------------------------------------------------------------------------------------------------
 
 def _omitted_diagonal_self_attention(recipe) -> int:
-    """Parameters of the sublayer our Two-Tower denoiser leaves out (see diffusion_head/two_tower.py): the anchor's
+    """Parameters of the sublayer our Two-Tower denoiser leaves out (see diffusion_head/two_tower.py): Meta's
     diagonal self-attention (q, k, v, out: 4 d^2) and its adaLN (shift, scale, gate: 3 d^2 + 3 d) per denoiser layer."""
     d = recipe.diffusion.d_model
     return recipe.diffusion.n_layers * (4 * d * d + 3 * d * d + 3 * d)
@@ -155,8 +156,8 @@ PAPER_SIZES = [("base_lcm_1_6b", 1.6e9), ("two_tower_1_6b", 1.6e9), ("two_tower_
 
 @pytest.mark.parametrize("name,paper", PAPER_SIZES, ids=[p[0] for p in PAPER_SIZES])
 def test_paper_presets_have_the_paper_sizes_on_the_meta_device(name, paper):
-    from lcm.checkpoint import build_model
-    from lcm.presets import PRESETS
+    from lcm.model.concept_model import build_model
+    from lcm.model.presets import PRESETS
 
     recipe = PRESETS[name]()
     with torch.device("meta"):
@@ -174,7 +175,7 @@ def test_paper_presets_have_the_paper_sizes_on_the_meta_device(name, paper):
 
 
 def test_presets_load_by_name_with_overrides():
-    from lcm.presets import load
+    from lcm.model.presets import load
 
     recipe = load("two_tower_7b", ["train.steps=10", "train.betas=0.8,0.9", "diffusion.n_layers=2"])
     assert (recipe.train.steps, recipe.train.betas, recipe.diffusion.n_layers, recipe.model.d_model) == (10, (0.8, 0.9), 2, 4096)
@@ -185,9 +186,9 @@ def test_presets_load_by_name_with_overrides():
 
 @pytest.mark.parametrize("name", ["base_lcm_tiny", "two_tower_tiny"])
 def test_tiny_presets_train_a_step(name, shards, tmp_path):
-    from lcm.checkpoint import load_model
-    from lcm.presets import PRESETS
-    from lcm.train import train
+    from lcm.model.io import load_model
+    from lcm.model.presets import PRESETS
+    from lcm.training.loop import train
 
     recipe = PRESETS[name]()
     recipe.data.train, recipe.train.out_dir, recipe.train.steps = str(shards), str(tmp_path / "run"), 2
@@ -198,7 +199,8 @@ def test_tiny_presets_train_a_step(name, shards, tmp_path):
 # ---------- SLURM ----------------------------------------------------------------------------------------------------
 
 def test_sbatch_script_runs_torchrun_on_every_node(tmp_path):
-    from lcm.slurm import SlurmConfig, main, sbatch_script
+    from lcm.config import SlurmConfig
+    from lcm.training.slurm import main, sbatch_script
 
     text = sbatch_script(SlurmConfig(nodes=4, gpus_per_node=8, partition="gpu", time="2-00:00:00",
                                      setup="source .venv/bin/activate"), "recipes/x y.yaml", ["train.steps=10"])
@@ -233,7 +235,7 @@ CASES = [("ddp", 1, False), ("ddp", 2, False), ("fsdp", 1, True)]
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy,accum,recompute", CASES, ids=[f"{s}-accum{a}{'-ac' * r}" for s, a, r in CASES])
 def test_two_processes_match_one_process(strategy, accum, recompute, shards, tmp_path):
-    from lcm.train import train
+    from lcm.training.loop import train
 
     extra = [f"train.strategy={strategy}", f"train.grad_accum={accum}", "train.steps=10", "train.checkpoint_every=4",
              f"data.valid={shards}", "train.eval_every=5"]  # every rank evaluates (FSDP gathers its shards to do so)
@@ -271,8 +273,8 @@ def _worker_pids(parent: int) -> list[int]:
 
 @pytest.mark.slow
 def test_killed_rank_resumes_from_the_last_complete_checkpoint(shards, tmp_path):
-    from lcm.checkpoint import load_latest_training_state
-    from lcm.train import train
+    from lcm.training.checkpoints import load_latest_training_state
+    from lcm.training.loop import train
 
     run, steps = tmp_path / "two", 80
     args = _train_args(shards, run, f"train.steps={steps}", "train.checkpoint_every=5", "train.keep_checkpoints=3")
@@ -307,8 +309,9 @@ def test_killed_rank_resumes_from_the_last_complete_checkpoint(shards, tmp_path)
 
 
 def _model_and_optimizer(run: Path):
-    from lcm.checkpoint import build_model, read_model_config
-    from lcm.train import make_optimizer
+    from lcm.model.concept_model import build_model
+    from lcm.model.io import read_model_config
+    from lcm.training.loop import make_optimizer
 
     recipe, _ = read_model_config(run / "model")
     model = build_model(recipe)
@@ -347,7 +350,7 @@ def test_killed_prepare_resumes_to_the_same_shards(tmp_path):
     # a 2-process run whose rank 1 is SIGKILLed after its second shard; rank 0 is torn down by torchrun
     crash = tmp_path / "crash.py"
     crash.write_text(
-        "import os, signal\nfrom encoders import load_codec\nfrom lcm.prepare import prepare\n"
+        "import os, signal\nfrom encoders import load_codec\nfrom lcm.data.prepare import prepare\n"
         "rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])\n"
         "def progress(index, n):\n"
         "    if rank == 1 and index == 3:\n        os.kill(os.getpid(), signal.SIGKILL)\n"

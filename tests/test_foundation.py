@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from encoders.errors import InputError
-from lcm.checkpoint import build_model, load_model
 from lcm.config import RecipeConfig, from_dict, load_recipe
-from lcm.generate import GenerationConfig, generate
-from lcm.normalizer import Normalizer
-from lcm.train import train
+from lcm.inference.generate import GenerationConfig, generate
+from lcm.model.concept_model import build_model
+from lcm.model.io import load_model
+from lcm.model.normalizer import Normalizer
+from lcm.training.loop import train
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 
@@ -108,7 +109,7 @@ def test_toy_base_lcm_overfits(tiny_recipe):
     log = [json.loads(line) for line in open(os.path.join(tiny_recipe.train.out_dir, "loss_log.jsonl"))]
     model, recipe, meta = load_model(out)
     # Baseline: always predicting the mean normalized concept. The model must do far better on its training data.
-    from lcm.data import sample_concepts
+    from lcm.data.batches import sample_concepts
 
     targets = model.normalizer.normalize(sample_concepts(tiny_recipe.data.train, 10_000))
     baseline = (targets - targets.mean(0)).pow(2).sum(-1).mean().item()

@@ -5,10 +5,10 @@ import os
 import pytest
 import torch
 
-from lcm.checkpoint import load_model
 from lcm.config import load_recipe
-from lcm.generate import GenerationConfig, generate
-from lcm.train import train
+from lcm.inference.generate import GenerationConfig, generate
+from lcm.model.io import load_model
+from lcm.training.loop import train
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 CASES = [("base_lcm_tiny", {}), ("two_tower_tiny", {"sampler": "dpmpp", "steps": 5, "guidance_scale": 2.0}),

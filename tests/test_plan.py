@@ -1,4 +1,4 @@
-"""Parallel plan diffusion (lcm/plan.py), its CLI flags and its benchmark, on a tiny Two-Tower with random weights."""
+"""Parallel plan diffusion (diffusion_head/plan.py), its CLI flags and its benchmark, on a tiny Two-Tower with random weights."""
 
 import json
 import os
@@ -6,9 +6,9 @@ import os
 import pytest
 import torch
 
+from diffusion_head.plan import PlanConfig, parallel_plan
 from encoders.errors import InputError
-from lcm.generate import GenerationConfig, generate
-from lcm.plan import PlanConfig, parallel_plan
+from lcm.inference.generate import GenerationConfig, generate
 from tests.conftest import load_script
 from tests.test_cli import run_cli
 
@@ -18,8 +18,8 @@ OPTS = {"sampler": "dpmpp", "steps": 6, "guidance_scale": 2.0}
 
 def _model(head: str = "two_tower"):
     """A tiny model whose every weight is random (the zero-initialised adaLN gates would make the denoiser output 0)."""
-    from lcm.checkpoint import build_model
     from lcm.config import load_recipe
+    from lcm.model.concept_model import build_model
 
     recipe = load_recipe(os.path.join(ROOT, "recipes", f"{head}_tiny.yaml"))
     model = build_model(recipe)
@@ -39,27 +39,27 @@ def test_block_of_one_is_autoregressive_generation(tower):
     model, _ = _model(tower)
     prompt = torch.randn(5, 64)
     (ar,), _ = generate(model, [prompt], _gen())
-    plan = parallel_plan(model, prompt, 4, PlanConfig(block=1, passes=1), _gen())
+    plan = parallel_plan(model, prompt, 4, PlanConfig(block=1, passes=1), OPTS)
     assert plan.shape == (4, 64)
     assert torch.allclose(plan, ar, atol=1e-4), (plan - ar).abs().max()
-    joint = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=2), _gen())
+    joint = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=2), OPTS)
     assert joint.shape == (4, 64) and torch.isfinite(joint).all()
 
 
 def test_joint_block_conditions_later_concepts_on_earlier_estimates(monkeypatch):
     model, _ = _model()
     prompt = torch.randn(5, 64)
-    joint = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), _gen())
-    again = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), _gen())
+    joint = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), OPTS)
+    again = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), OPTS)
     assert torch.equal(joint, again) and torch.isfinite(joint).all()
     # The first concept of a block sees only the prompt, exactly as one-by-one generation does with the same noise.
-    first = parallel_plan(model, prompt, 1, PlanConfig(block=1, passes=1), _gen(n=1))
+    first = parallel_plan(model, prompt, 1, PlanConfig(block=1, passes=1), OPTS)
     assert torch.allclose(joint[0], first[0], atol=1e-4)
     # What the backbone reads for the block's first 3 positions: the median concept before step 1, then each step's
     # clean estimates; DPM-Solver's last step lands on its estimate, so the last read is the plan itself.
     seen, hidden = [], model.hidden
     monkeypatch.setattr(model, "hidden", lambda c, *a, **k: (seen.append(c[0].clone()), hidden(c, *a, **k))[1])
-    again = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), _gen())
+    again = parallel_plan(model, prompt, 4, PlanConfig(block=4, passes=1), OPTS)
     block_reads = seen[1:]  # seen[0] is the prompt
     assert len(block_reads) == 1 + OPTS["steps"] and all(r.shape == (3, 64) for r in block_reads)
     assert torch.allclose(block_reads[0], model.normalizer.center.expand(3, -1))
@@ -70,10 +70,10 @@ def test_joint_block_conditions_later_concepts_on_earlier_estimates(monkeypatch)
 def test_refinement_passes_revise_the_block_and_seeds_matter():
     model, _ = _model()
     prompt = torch.randn(3, 64)
-    one = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=1), _gen(n=6))
-    two = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2, strength=0.5), _gen(n=6))
-    other_seed = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2), _gen(seed=1, n=6))
-    ddim = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2), _gen(n=6, sampler="ddim"))
+    one = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=1), OPTS)
+    two = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2, strength=0.5), OPTS)
+    other_seed = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2), OPTS, seed=1)
+    ddim = parallel_plan(model, prompt, 6, PlanConfig(block=3, passes=2), {**OPTS, "sampler": "ddim"})
     assert one.shape == two.shape == (6, 64) and torch.isfinite(ddim).all()
     assert not torch.allclose(one, two, atol=1e-3) and not torch.allclose(two, other_seed, atol=1e-3)
 
@@ -97,18 +97,19 @@ def test_partial_restart_matches_the_noised_schedule():
 def test_bad_plan_options_are_refused(bad):
     model, _ = _model()
     with pytest.raises(InputError):
-        parallel_plan(model, torch.randn(3, 64), bad.get("n", 2), bad.get("plan", PlanConfig()), _gen(**bad.get("opts", {})))
+        parallel_plan(model, torch.randn(3, 64), bad.get("n", 2), bad.get("plan", PlanConfig()),
+                      {**OPTS, **bad.get("opts", {})})
 
 
 def test_parallel_plan_needs_a_diffusion_model():
     model, _ = _model("base_lcm")
     with pytest.raises(InputError, match="--head diffusion"):
-        parallel_plan(model, torch.randn(3, 64), 2, PlanConfig(), _gen())
+        parallel_plan(model, torch.randn(3, 64), 2, PlanConfig(), OPTS)
 
 
 @pytest.fixture()
 def saved_two_tower(tmp_path):
-    from lcm.checkpoint import save_model
+    from lcm.model.io import save_model
 
     model, recipe = _model()
     return save_model(model, recipe, tmp_path / "tt")

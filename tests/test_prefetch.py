@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from lcm.prefetch import Prefetcher
+from lcm.data.prefetch import Prefetcher
 
 
 def test_same_items_in_the_same_order():
@@ -45,8 +45,8 @@ def test_an_error_in_the_source_reaches_the_consumer():
 def test_training_with_and_without_prefetch_gives_the_same_weights(tiny_recipe, tmp_path):
     from dataclasses import replace
 
-    from lcm.checkpoint import load_model
-    from lcm.train import train
+    from lcm.model.io import load_model
+    from lcm.training.loop import train
 
     weights = []
     for depth in (0, 2):

@@ -192,18 +192,18 @@ class _RecordingCodec:
 
 
 def test_summarize_works_in_bounded_batches_and_reports_each_stage(monkeypatch):
-    import lcm.apps
-    from lcm.apps import DECODE_BATCH, ENCODE_BATCH, WINDOW_BATCH, summarize
-    from lcm.checkpoint import load_model
-    from lcm.cli import PRETRAINED
+    import lcm.apps.summarize
+    from lcm.apps.summarize import DECODE_BATCH, ENCODE_BATCH, WINDOW_BATCH, summarize
+    from lcm.cli.common import PRETRAINED
+    from lcm.model.io import load_model
 
-    prompts_per_call, original_generate = [], lcm.apps.generate
+    prompts_per_call, original_generate = [], lcm.apps.summarize.generate
 
     def recording_generate(model, prompts, cfg):
         prompts_per_call.append(len(prompts))
         return original_generate(model, prompts, cfg)
 
-    monkeypatch.setattr(lcm.apps, "generate", recording_generate)
+    monkeypatch.setattr(lcm.apps.summarize, "generate", recording_generate)
     codec = _RecordingCodec()
     model, _, _ = load_model(PRETRAINED / "base_lcm", codec)
     sentences = [f"Line {i} tells of the {w} by the river." for i, w in enumerate(["stone", "lantern", "bridge"] * 200)]

@@ -9,10 +9,14 @@ import pytest
 import torch
 
 from encoders.errors import InputError
-from lcm.checkpoint import build_model, load_model, read_model_config
 from lcm.config import load_recipe
-from lcm.data import Document, batches, load_documents, read_shard, write_shard
-from lcm.train import architecture_mismatch, train
+from lcm.data.batches import batches
+from lcm.data.documents import Document, load_documents
+from lcm.data.shards import read_shard, write_shard
+from lcm.model.concept_model import build_model
+from lcm.model.io import load_model, read_model_config
+from lcm.training.finetune import architecture_mismatch
+from lcm.training.loop import train
 from tests.conftest import load_script, make_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +29,7 @@ def _builder():
 
 def _codec_and_meta():
     from encoders.retrieval import HashingCodec
-    from lcm.data import EOT_SENTENCE
+    from lcm.data.documents import EOT_SENTENCE
 
     codec = HashingCodec(64)
     return codec, {"codec": "hashing", "dim": 64, "eot": codec.encode([EOT_SENTENCE], "en")[0].tolist()}
@@ -71,7 +75,7 @@ def test_licence_follows_the_anthology_year():
 
 
 def test_loss_start_goes_from_jsonl_through_prepare_into_shards(tmp_path):
-    from lcm.prepare import prepare
+    from lcm.data.prepare import prepare
 
     codec, _ = _codec_and_meta()
     rows = [{"doc_id": "a", "lang": "en", "sentences": ["Doc one.", "", "Doc two.", SEPARATOR, "Sum."], "loss_start": 4},
@@ -195,7 +199,7 @@ def test_summarize_recipe_matches_the_shipped_base_lcm():
 
 
 def test_step_weights_count_summary_targets_only(tmp_path):
-    from lcm.distributed import step_batches
+    from lcm.training.distributed import step_batches
 
     shards = _summary_shards(tmp_path / "sum", n_docs=6)
     local = batches(str(shards), 30, 64, eot=np.zeros(64, np.float32), shuffle=False, seed=0, epoch=0, targets=True)

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from lcm.checkpoint import load_model, read_model_config
 from lcm.config import load_recipe
-from lcm.train import train
+from lcm.model.io import load_model, read_model_config
+from lcm.training.loop import train
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 

@@ -118,7 +118,7 @@ class EmbeddedCodec:
         return texts
 
     def _closest(self, concept: torch.Tensor, candidates: list[str]) -> str:
-        """The candidate whose USE vector has the highest cosine with `concept` (RESOURCES.md 5, cheap gains)."""
+        """The candidate whose USE vector has the highest cosine with `concept` (re-ranking beam candidates by round-trip similarity)."""
         vectors = torch.from_numpy(np.asarray(self._encoder().encode(candidates), dtype=np.float32))  # (n, 512)
         cosine = torch.nn.functional.cosine_similarity(vectors, concept.cpu()[None], dim=-1)
         return candidates[int(cosine.argmax())]

@@ -34,7 +34,7 @@ class DecoderConfig:
 class DataConfig:
     """Where the training sentences come from and how they become (vector, target) examples."""
 
-    parallel: str = "~/.cache/lcm-toolkit/corpora/parallel.jsonl"  # parallel.jsonl(.gz) from `python -m lcm.corpora fetch`
+    parallel: str = "~/.cache/lcm-toolkit/corpora/parallel.jsonl"  # parallel.jsonl(.gz) from `python -m lcm.data.corpora fetch`
     langs: list[str] = field(default_factory=lambda: list(DEFAULT_LANGS))  # languages to encode from and decode into
     max_units: int = 0  # keep at most this many training units (0 = all); small values make quick runs
     vocab_size: int = 16384  # BPE vocabulary incl. special tokens (tokenizer training)

@@ -17,7 +17,7 @@ def read_parallel(path: "str | Path", langs: list[str], split: str, max_units: i
     """Units of one split as {iso_lang: text} restricted to `langs` (units with no such text are dropped)."""
     path = Path(os.path.expanduser(str(path)))
     if not path.is_file():
-        raise InputError(f"parallel corpus {str(path)!r} not found; run `python -m lcm.corpora fetch` first "
+        raise InputError(f"parallel corpus {str(path)!r} not found; run `python -m lcm.data.corpora fetch` first "
                          "or set data.parallel=PATH")
     opener = gzip.open if path.suffix == ".gz" else open
     units = []

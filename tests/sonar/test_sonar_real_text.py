@@ -20,7 +20,7 @@ HUNGARIAN = REPO / "tests" / "data" / "libreoffice_refs.hu.txt"
 def _lcm(args: list, asset_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, FAIRSEQ2_USER_ASSET_DIR=str(asset_dir), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "lcm.cli", *map(str, args)], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lcm", *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -1,0 +1,1 @@
+"""Applications built on encode -> LCM -> decode: summarization, story planning, infilling and interpolation."""

@@ -1,0 +1,5 @@
+import sys
+
+from lcm.bench.run import main
+
+sys.exit(main())

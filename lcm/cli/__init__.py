@@ -1,0 +1,52 @@
+"""The `lcm` command line: the parser is built from the command groups, each in its own module.
+
+    common.py      shared options, examples, codec/model loading, input reading (imported by every group)
+    data_cmds.py   encode, decode, prepare
+    train_cmds.py  train
+    gen_cmds.py    generate
+    apps_cmds.py   summarize, story, infill, interpolate
+    eval_cmds.py   eval, xling
+    tool_cmds.py   bench, plot
+"""
+
+import argparse
+import os
+import sys
+
+from encoders.errors import InputError
+from lcm.cli import apps_cmds, data_cmds, eval_cmds, gen_cmds, tool_cmds, train_cmds
+from lcm.cli.common import EXAMPLES, NOTES
+
+GROUPS = (data_cmds, train_cmds, gen_cmds, apps_cmds, eval_cmds, tool_cmds)  # the order of `lcm --help`
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lcm", description="Large Concept Models: model text as a sequence of sentence concepts.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n" + "\n".join(f"  {e.splitlines()[0]}" for e in EXAMPLES.values()))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    NOTES.clear()
+    try:
+        args.func(args)
+        for note in NOTES:
+            print(note, file=sys.stderr)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+

@@ -1,0 +1,190 @@
+"""What every `lcm` command shares: usage examples, the parser's common options, codec and model loading, input.
+
+Every user mistake ends in one clear `error:` line and exit code 2 (lcm.cli.main prints it).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from encoders.errors import InputError
+
+PRETRAINED = Path(__file__).parent.parent / "pretrained"
+DEFAULT_MODELS = {"mse": "base_lcm", "diffusion": "two_tower", "quantized": "quant_lcm"}
+
+EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
+    "encode": "lcm encode story.txt --lang en -o shards/\n  lcm encode corpus.jsonl docs/ --codec embedded --lang fr -o shards/",
+    "decode": "lcm decode shards/shard_00000.parquet --lang de\n  lcm decode concepts.npy --lang zh",
+    "prepare": "lcm prepare ~/.cache/lcm-toolkit/corpora/documents.jsonl --split train -o shards/train\n"
+               "  torchrun --nproc_per_node 2 -m lcm prepare docs.jsonl -o shards/ --codec embedded",
+    "train": "lcm train recipes/base_lcm_tiny.yaml data.train=shards/ train.steps=200\n"
+             "  lcm train recipes/two_tower_tiny.yaml train.out_dir=runs/tt model.d_model=384",
+    "generate": "lcm generate story.txt -n 3\n  echo 'It was a dark night. The wind howled.' | lcm generate - --tgt-lang fr\n"
+                "  lcm generate story.txt --head diffusion --sampler dpmpp --steps 10 --guidance 3",
+    "summarize": "lcm summarize examples/prodigal_son.de.txt --src-lang de --tgt-lang en --sentences 3\n"
+                 "  lcm summarize paper.txt --model base_lcm_sum --sentences 5   # fine-tuned on paper -> abstract\n"
+                 "  cat article.txt | lcm summarize - --ratio 0.1 --json\n  lcm summarize docs.jsonl --extractive",
+    "story": "lcm story examples/ruth_1.en.txt -n 5 --plot plan.png\n  lcm story premise.txt --tgt-lang fr --head diffusion\n"
+             "  lcm story examples/ruth_1.en.txt -n 8 --head diffusion --parallel 8 --sampler dpmpp --steps 10\n"
+             "  lcm story examples/ruth_1.en.txt -n 8 --head diffusion --parallel 4 --passes 2 --strength 0.5",
+    "infill": "lcm infill before.txt after.txt -n 1\n  lcm infill before.txt after.txt --head diffusion --candidates 8",
+    "interpolate": "lcm interpolate 'The king was angry.' 'The queen laughed.' --steps 5 --tgt-lang fr",
+    "eval": "lcm eval shards/test --round-trip 200 --out report.json\n  lcm eval pairs.jsonl --src-lang en --max-docs 20",
+    "xling": "lcm xling ~/.cache/lcm-toolkit/lcm-data/docs_test.jsonl --langs en,fr,de,es,zh -o xling/\n"
+             "  lcm xling test.jsonl --langs en,de --tgt-lang en --round-trip 50 --head diffusion",
+    "bench": "lcm bench --quick --out bench/\n  lcm bench --codec embedded --out bench_full/",
+    "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
+}
+
+
+def add_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand parser whose --help ends with the command's EXAMPLES."""
+    return sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n  " + EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def codec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codec", help="concept codec: embedded (default), sonar, minilm, hashing")
+    p.add_argument("--codec-opt", action="append", metavar="KEY=VALUE", help="codec option, repeatable")
+
+
+def generation_args(p: argparse.ArgumentParser, detect: bool = False) -> None:
+    """Model, languages and decoding options of every command that runs a model."""
+    p.add_argument("--model", help="model folder from `lcm train`, or a shipped model's name: base_lcm, base_lcm_sum "
+                                   "(summarization fine-tune, scientific papers), two_tower, quant_lcm "
+                                   "(default: the shipped model for --head)")
+    p.add_argument("--head", choices=sorted(DEFAULT_MODELS), default="mse", help="which shipped model to use without --model")
+    p.add_argument("--src-lang", default="auto" if detect else "en",
+                   help="language of the input" + (" (default: auto, detected from the text)" if detect else ""))
+    p.add_argument("--tgt-lang", help="language of the output (default: same as input)")
+    p.add_argument("--sampler", help="diffusion sampler: ddim, dpmpp, euler")
+    p.add_argument("--steps", type=int, help="diffusion sampling steps")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
+    p.add_argument("--top-k", type=int, help="quantized head: top-k")
+    p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
+    p.add_argument("--seed", type=int, default=0)
+    codec_args(p)
+
+
+def _codec_options(pairs: list[str]) -> dict:
+    import yaml
+
+    options = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InputError(f"--codec-opt {pair!r} must look like key=value")
+        key, value = pair.split("=", 1)
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def load_codec_for(args, model_codec: "str | None" = None):
+    from encoders import load_codec
+
+    name = args.codec or model_codec or "embedded"
+    return load_codec(name, **_codec_options(args.codec_opt))
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_model(args) -> Path:
+    """--model DIR or the name of a shipped model (e.g. base_lcm_sum), else the shipped default model for --head."""
+    if args.model:
+        path = Path(args.model)
+        if not path.exists() and (PRETRAINED / args.model / "config.json").is_file():
+            return PRETRAINED / args.model
+        if not path.exists():
+            raise InputError(f"--model {args.model!r}: no such folder and no shipped model of that name; give a folder "
+                             f"written by `lcm train`, or one of: {', '.join(shipped_models())}")
+        return path
+    path = PRETRAINED / DEFAULT_MODELS[args.head]
+    if not (path / "config.json").is_file():
+        raise InputError(f"no shipped {args.head} model at {path}; train one with `lcm train recipes/{DEFAULT_MODELS[args.head]}_embedded.yaml` "
+                         "or pass --model DIR")
+    return path
+
+
+NOTES: "list[str]" = []  # printed to stderr after a command succeeds (an error is the only message otherwise)
+_STDIN: "list[str]" = []  # standard input, read once: language detection and the command both look at it
+
+
+def read_input_text(source: str) -> str:
+    from lcm.data.documents import read_text_file
+
+    if source == "-":
+        if not _STDIN:
+            _STDIN.append(sys.stdin.read())
+        if not _STDIN[0].strip():
+            raise InputError("standard input is empty; pipe some text in or give a file")
+        return _STDIN[0]
+    return read_text_file(source)
+
+
+def sample_text(source: str) -> str:
+    """Text to detect the input's language from: stdin or the file, or the first document of a folder or JSONL."""
+    path = Path(source)
+    if source != "-" and path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl"))
+        if not files:
+            raise InputError(f"no .txt or .jsonl files found in {source!r}")
+        path, source = files[0], str(files[0])
+    text = read_input_text(source)
+    if path.suffix == ".jsonl":
+        try:
+            row = json.loads(next(line for line in text.splitlines() if line.strip()))
+        except (json.JSONDecodeError, StopIteration):
+            raise InputError(f"{source}: the first line is not a JSON object; fix it or give --src-lang") from None
+        return row.get("text") if isinstance(row.get("text"), str) else " ".join(map(str, row.get("sentences", [])))
+    return text
+
+
+def head_options(args) -> dict:
+    """Decoding options the user set explicitly; heads validate them."""
+    options = {k: v for k, v in (("sampler", args.sampler), ("steps", args.steps), ("guidance_scale", args.guidance),
+                                 ("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    options.update(_codec_options(args.head_opt))
+    return options
+
+
+def load_for_generation(args, sample: "str | None" = None):
+    """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
+    from encoders.languages import AUTO, detect_language, normalize_lang, short_code
+    from lcm.model.io import load_model, read_model_config
+
+    if args.src_lang == AUTO:
+        if sample is None:
+            raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
+        src, confidence = detect_language(sample)
+        if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
+            NOTES.append(f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
+                         "give --src-lang to be certain")
+    else:
+        src = normalize_lang(args.src_lang)
+    tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else src
+    model_dir = resolve_model(args)
+    _, meta = read_model_config(model_dir)
+    codec = load_codec_for(args, meta["codec"])
+    model, _, _ = load_model(model_dir, codec)
+    _check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
+    return model, codec, src, tgt, model_dir
+
+
+def _check_codec_languages(codec, src: str, tgt: str, detected: bool = False) -> None:
+    """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
+    from encoders.languages import short_code
+    from encoders.sonar_langs import SONAR_TEXT_LANGS
+
+    if codec.name == "sonar":
+        return  # the SONAR codec words its own refusals
+    source = "the input is in" if detected else "--src-lang"
+    for flag, lang, covered in ((source, src, getattr(codec, "encode_languages", codec.languages)),
+                                ("--tgt-lang", tgt, codec.languages)):
+        if lang not in covered and lang in SONAR_TEXT_LANGS:
+            shown = ", ".join(sorted(short_code(c) for c in covered))
+            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language (it covers "
+                             f"{shown}); use --codec sonar with a model trained on SONAR concepts (--model DIR), "
+                             f"which covers {len(SONAR_TEXT_LANGS)} languages")

@@ -1,0 +1,2 @@
+"""The concept model: backbone, concept model and build_model, normalizer, heads protocol and MSE head, exported-model
+files (io.py) and architecture presets."""
