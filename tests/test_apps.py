@@ -74,6 +74,8 @@ def test_summarize_story_eval_commands(trained, tmp_path, capsys):
     assert main(["eval", str(shards), "--model", str(model), "--out", str(report), *HASH]) == 0
     metrics = json.loads(report.read_text())["next_sentence"]["eng_Latn"]
     assert 0 <= metrics["ca"] <= 1 and metrics["l2"] > 0 and metrics["predictions"] > 0
+    assert set(metrics["baselines"]) == {"previous", "prompt_mean"}
+    assert "repeat previous" in capsys.readouterr().out
 
 
 def test_app_bad_inputs(trained, tmp_path, capsys):

@@ -58,7 +58,6 @@ def _summarization_eval(args, model, codec, src, tgt) -> dict:
 
 def cmd_eval(args) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     from lcm.data.shards import read_shard, shard_paths
     from lcm.eval.evaluate import evaluate, write_report
@@ -72,23 +71,39 @@ def cmd_eval(args) -> None:
                                             head_options=head_options(args), max_docs=args.max_docs)}
     report["model"], report["codec"] = str(model_dir), codec.name
     for task, rows in report.items():
-        if not isinstance(rows, dict):
-            continue
-        table = Table(title=task)
-        rows = {k: v for k, v in rows.items() if k != "notes"}
-        rows = rows if all(isinstance(v, dict) for v in rows.values()) else {"all": rows}
-        columns = sorted({k for v in rows.values() for k in v})
-        table.add_column("lang")
-        for c in columns:
-            table.add_column(c, justify="right")
-        for lang, values in rows.items():
-            table.add_row(lang, *[f"{values[c]:.4f}" if isinstance(values.get(c), float) else str(values.get(c, "")) for c in columns])
-        Console().print(table)
+        if isinstance(rows, dict):
+            Console().print(_report_table(task, rows))
     for note in report.get("next_sentence", {}).get("notes", {}).values():
         print(f"note: {note}")
     if args.out:
         write_report(report, args.out)
         print(f"report written to {args.out}")
+
+
+def _report_table(task: str, rows: dict):
+    """A rich table: one row per language (and, for next-sentence prediction, one per baseline beside the model)."""
+    from rich.table import Table
+
+    from lcm.eval.evaluate import BASELINES
+
+    rows = {k: v for k, v in rows.items() if k != "notes"}
+    rows = rows if all(isinstance(v, dict) for v in rows.values()) else {"all": rows}
+    flat = []
+    for lang, values in rows.items():
+        flat.append((lang, "model", {k: v for k, v in values.items() if k != "baselines"}))
+        for name, base in values.get("baselines", {}).items():
+            flat.append((lang, f"baseline: {BASELINES[name]}", base))
+    columns = sorted({k for _, _, v in flat for k in v})
+    table = Table(title=task)
+    table.add_column("lang")
+    if any(v.get("baselines") for v in rows.values()):
+        table.add_column("predictor", no_wrap=True)
+    for c in columns:
+        table.add_column(c, justify="right")
+    for lang, who, values in flat:
+        cells = [f"{values[c]:.4f}" if isinstance(values.get(c), float) else str(values.get(c, "")) for c in columns]
+        table.add_row(lang, *([who] if len(table.columns) > len(columns) + 1 else []), *cells)
+    return table
 
 
 def cmd_xling(args) -> None:

@@ -26,13 +26,24 @@ def predict_next(model, concepts: torch.Tensor, head_options: dict, generator=No
     return model.normalizer.denormalize(model.head.sample(batch, mask, generator=generator, **head_options))
 
 
+# Trivial predictors scored on exactly the same predictions as the model: a model below them has learned nothing.
+BASELINES = {"previous": "repeat previous", "prompt_mean": "prompt mean"}  # repeat the previous concept; mean of the prompt
+
+
+def scores(pred: torch.Tensor, true: torch.Tensor, doc: torch.Tensor, pos: torch.Tensor, batch: int) -> dict:
+    """l2 and contrastive accuracy of predictions (N, D) against targets (N, D); CA in batches, same-document neighbours excluded."""
+    ca = torch.cat([contrastive_accuracy(pred[i:i + batch], true[i:i + batch], neighbour_mask(doc[i:i + batch], pos[i:i + batch]))
+                    for i in range(0, len(pred), batch)])
+    return {"l2": l2(pred, true).mean().item(), "ca": ca.mean().item()}
+
+
 def evaluate(model, docs, *, codec=None, round_trip: int = 0, lang_out: str = "eng_Latn", batch: int = 256,
              head_options: "dict | None" = None, max_docs: int = 0, progress=None) -> dict:
     """Metrics per language and overall. `docs` are lcm.data.Document with concepts; CA is computed in batches of
     `batch` predictions (neighbours in the same document excluded). `round_trip` > 0 decodes and re-encodes that many
     predictions per language with `codec` for l2-r."""
     generator = torch.Generator().manual_seed(0)
-    rows = defaultdict(lambda: {"pred": [], "true": [], "doc": [], "pos": [], "ctx": []})
+    rows = defaultdict(lambda: {"pred": [], "true": [], "doc": [], "pos": [], "ctx": [], "previous": [], "prompt_mean": []})
     n_docs = 0
     for doc in docs:
         if len(doc.concepts) < 2:
@@ -45,6 +56,8 @@ def evaluate(model, docs, *, codec=None, round_trip: int = 0, lang_out: str = "e
         r["doc"].append(torch.full((len(pred),), n_docs))
         r["pos"].append(torch.arange(len(pred)))
         r["ctx"].extend(x[: t + 1] for t in range(len(pred)))
+        r["previous"].append(x[:-1])  # baseline: repeat the previous concept
+        r["prompt_mean"].append(torch.cumsum(x[:-1], 0) / torch.arange(1, len(x))[:, None])  # baseline: mean of the prompt
         n_docs += 1
         if progress:
             progress()
@@ -56,11 +69,8 @@ def evaluate(model, docs, *, codec=None, round_trip: int = 0, lang_out: str = "e
     for lang, r in sorted(rows.items()):
         pred, true = torch.cat(r["pred"]), torch.cat(r["true"])
         doc, pos = torch.cat(r["doc"]), torch.cat(r["pos"])
-        ca = torch.cat([contrastive_accuracy(pred[i:i + batch], true[i:i + batch],
-                                             neighbour_mask(doc[i:i + batch], pos[i:i + batch]))
-                        for i in range(0, len(pred), batch)])
-        entry = {"predictions": len(pred), "l2": l2(pred, true).mean().item(), "ca": ca.mean().item(),
-                 "par": paraphrasing_ratio(pred, true, r["ctx"])}
+        entry = {"predictions": len(pred), **scores(pred, true, doc, pos, batch), "par": paraphrasing_ratio(pred, true, r["ctx"])}
+        entry["baselines"] = {name: scores(torch.cat(r[name]), true, doc, pos, batch) for name in BASELINES}
         if round_trip and codec is not None:
             pick = torch.randperm(len(pred), generator=torch.Generator().manual_seed(1))[:round_trip]
             texts = codec.decode(pred[pick], lang_out)
