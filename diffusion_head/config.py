@@ -27,7 +27,7 @@ class DiffusionHeadConfig:
     ffn_multiple_of: int = 8  # SwiGLU hidden rounding (paper presets: Meta's 256; the shipped Two-Tower: 1)
     self_attention: bool = True  # two_tower: Meta's self-attention sublayer (each position attends only to itself)
     kv_bias: bool = True  # bias on the denoiser's key/value projections (Meta): the null key is learnable, not 0
-    context_projection: bool = False  # two_tower: Linear + LayerNorm on the context (Meta: none; needs equal widths)
+    context_projection: bool = False  # two_tower: Linear + LayerNorm on the context even at equal widths (Meta: none)
     final_adaln: bool = False  # DiT's AdaLN-modulated final norm (Meta: a plain RMSNorm, then the output projection)
     dropout: float = 0.0  # dropout inside the denoiser during training
     timestep_dim: int = 256  # size of the sinusoidal timestep features fed to the timestep MLP (DiT)

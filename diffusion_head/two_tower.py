@@ -9,9 +9,9 @@ own (shift, scale, gate) from the timestep embedding (256-d sinusoid -> MLP), 9 
      as in the paper and Meta's reference code, or learned). Dropping the conditioning (CFG) leaves only z visible;
      with `kv_bias` (Meta) z's key and value are the learnable biases, so the unconditional branch is not exactly 0;
   3. a SwiGLU feed-forward.
-The context keys are the contextualizer's outputs as they are and the final layer is a plain RMSNorm + projection,
-as in Meta's release (`context_projection` and `final_adaln` restore this toolkit's earlier Linear + LayerNorm and
-DiT final layer; the shipped model uses both). Options beyond Meta's (off by default): `adaln_latest_state` adds the contextualizer's output at the predicted
+The context keys are the contextualizer's outputs as they are (when the widths match) and the final layer is a plain
+RMSNorm + projection, as in Meta's release (`context_projection` and `final_adaln` restore this toolkit's earlier
+Linear + LayerNorm and DiT final layer; the shipped model uses both; differing widths always get the projection). Options beyond Meta's (off by default): `adaln_latest_state` adds the contextualizer's output at the predicted
 position (hidden[t], hidden under condition dropout) to the AdaLN conditioning; `cross_recency_bias` adds
 -slope_h * (t + 1 - j) to the logit of key j (ALiBi, Press et al. 2022), with a learnable slope per head.
 
@@ -21,8 +21,6 @@ with the (T, T+1) shifted-causal mask below; queries never attend to each other.
 
 import torch
 from torch import nn
-
-from encoders.errors import InputError
 
 from .layers import AdaLNLayer, FinalLayer, TimestepEmbedder
 
@@ -40,12 +38,8 @@ class TwoTowerDenoiser(nn.Module):
         d = cfg.d_model
         self.in_proj = nn.Linear(concept_dim, d)
         self.time = TimestepEmbedder(d, cfg.timestep_dim)
-        if cfg.context_projection:
+        if cfg.context_projection or hidden_dim != d:  # Meta's reads the contextualizer's outputs as they are
             self.context_proj, self.context_norm = nn.Linear(hidden_dim, d), nn.LayerNorm(d)
-        elif hidden_dim != d:
-            raise InputError(f"the denoiser reads the contextualizer's outputs directly (as Meta's does), so "
-                             f"diffusion.d_model ({d}) must equal model.d_model ({hidden_dim}); or set "
-                             "diffusion.context_projection: true")
         else:
             self.context_proj = self.context_norm = None
         if cfg.context_vector == "learned":
