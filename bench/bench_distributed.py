@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lcm.model.info import matmul_params, training_flops_per_position  # noqa: F401  (tests read them here too)
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "base_lcm_tiny.yaml"  # the preset's sizes are set on top of it with dotted overrides
 # Dense bf16 tensor-core peaks from NVIDIA's datasheets (the sparsity figures are 2x these); first match wins.
@@ -92,18 +94,6 @@ def recipe_overrides(shape: BenchModel, shards: Path, steps: int, device: str, p
             f"data.concepts_per_batch={shape.batch}", f"train.steps={steps}", "train.log_every=1",
             "train.checkpoint_every=100000", "train.data_split=rows", f"train.device={device}",
             f"train.precision={precision}", f"train.grad_accum={grad_accum}"]
-
-
-def matmul_params(model) -> int:
-    """N of the FLOP formula: parameters that enter a matrix multiply (every nn.Linear weight)."""
-    from torch import nn
-
-    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
-
-
-def training_flops_per_position(n_params: int, n_layers: int, d_model: int, seq_len: float) -> float:
-    """Training FLOPs per input position: 6 N (forward + backward matmuls) + 12 L d T (attention), PaLM appendix B."""
-    return 6 * n_params + 12 * n_layers * d_model * seq_len
 
 
 def batch_flops(valid, n_params: int, n_layers: int, d_model: int) -> float:

@@ -1,4 +1,4 @@
-"""Denoiser wrappers: classifier-free guidance and epsilon scaling.
+"""Denoiser wrappers: classifier-free guidance and epsilon scaling, composed by `wrap_denoiser`.
 
 Both wrap `denoise_fn(x_t, t, cond) -> prediction` into another function of the same signature (k-diffusion's
 `cfg_model_fn` habit), so one sampling loop serves guided and unguided decoding. Both act on the implied noise
@@ -64,3 +64,16 @@ def eps_scaled_denoiser(denoise_fn, schedule: NoiseSchedule, *, eps_scale: float
         return schedule.from_epsilon(schedule.to_epsilon(pred, x, t) / eps_scale, x, t)
 
     return scaled
+
+
+def wrap_denoiser(denoise_fn, schedule: NoiseSchedule, opts, uncond):
+    """The denoiser the samplers call, for decoding options `opts` (a DiffusionSampleConfig): classifier-free
+    guidance on [cond; uncond], then epsilon scaling through the prediction, unless DDIM applies it in its direction
+    term (`eps_scaling: direction`, Meta's way, see samplers.ddim_step). One function for every caller."""
+    fn = denoise_fn
+    if opts.guidance_scale != 1:
+        fn = cfg_denoiser(fn, schedule, uncond, guidance_scale=opts.guidance_scale,
+                          guidance_rescale=opts.guidance_rescale)
+    if opts.eps_scale != 1 and not (opts.sampler == "ddim" and opts.eps_scaling == "direction"):
+        fn = eps_scaled_denoiser(fn, schedule, eps_scale=opts.eps_scale)
+    return fn

@@ -17,25 +17,7 @@ from torch import nn
 
 from encoders.errors import InputError
 
-from .layers import AdaLN, Attention, FinalLayer, SwiGLU, TimestepEmbedder, modulate
-
-
-class OneTowerLayer(nn.Module):
-    """adaLN-Zero self-attention + SwiGLU over clean and noisy tokens."""
-
-    def __init__(self, d_model: int, n_heads: int, ffn_mult: float, dropout: float):
-        super().__init__()
-        self.ada = AdaLN(d_model, 2)
-        self.norm1 = nn.LayerNorm(d_model, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(d_model, n_heads, dropout)
-        self.norm2 = nn.LayerNorm(d_model, elementwise_affine=False, eps=1e-6)
-        self.ffn = SwiGLU(d_model, ffn_mult, dropout)
-
-    def forward(self, x, c, mask):
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c)  # (B, L, d) each
-        h = modulate(self.norm1(x), shift1, scale1)
-        x = x + gate1 * self.attn(h, h, mask)
-        return x + gate2 * self.ffn(modulate(self.norm2(x), shift2, scale2))  # (B, L, d)
+from .layers import AdaLNLayer, FinalLayer, TimestepEmbedder
 
 
 class OneTowerDenoiser(nn.Module):
@@ -50,9 +32,10 @@ class OneTowerDenoiser(nn.Module):
         self.positions = nn.Embedding(cfg.max_seq_len + 1, d)
         nn.init.normal_(self.positions.weight, std=0.02)
         self.time = TimestepEmbedder(d, cfg.timestep_dim)
-        self.layers = nn.ModuleList(OneTowerLayer(d, cfg.n_heads, cfg.ffn_mult, cfg.dropout)
+        # adaLN-Zero self-attention + SwiGLU over clean and noisy tokens (the layer the Two-Tower uses, no cross)
+        self.layers = nn.ModuleList(AdaLNLayer(cfg, self_attention=True, cross_attention=False)
                                     for _ in range(cfg.n_layers))
-        self.final = FinalLayer(d, concept_dim)
+        self.final = FinalLayer(d, concept_dim, cfg.final_adaln)
 
     def context(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, hidden_dim) -> clean tokens (B, T, d) with their positions."""
@@ -89,5 +72,5 @@ class OneTowerDenoiser(nn.Module):
         noisy_rows = torch.cat([visible, itself], dim=2)  # (B, Q, K+Q)
         mask = torch.cat([clean_rows.expand(B, K, K + Q), noisy_rows], dim=1)  # (B, K+Q, K+Q)
         for layer in self.layers:
-            x = layer(x, c, mask)
+            x = layer(x, c, mask)  # (B, K+Q, d)
         return self.final(x[:, K:], c[:, K:])  # (B, Q, D)

@@ -21,6 +21,7 @@ prompt's shape and values first (lcm.apps.story.plan_story does).
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -75,58 +76,63 @@ def parallel_plan(model, prompt: torch.Tensor, n_new: int, plan: PlanConfig, hea
     return torch.cat(blocks).cpu()
 
 
+def _block_condition(model, hidden_prompt, cache, valid, query_pos, estimate: torch.Tensor):
+    """Denoiser condition (keys, visible, query_pos) for all k queries, given the block's clean estimates (k, D
+    normalized): the backbone reads the cached prompt followed by the first k-1 estimates."""
+    hidden = hidden_prompt  # (1, N, d)
+    if estimate.shape[0] > 1:
+        h_block, _ = model.hidden(model.normalizer.denormalize(estimate[:-1])[None], valid, cache=cache)  # (1, k-1, d)
+        hidden = torch.cat([hidden_prompt, h_block], dim=1)  # (1, N+k-1, d)
+    keys = model.head.denoiser.context(hidden)  # (1, N+k, d')
+    return keys, model.head.denoiser.visible(query_pos, keys.shape[1]), query_pos
+
+
+def _denoise_queries(denoiser, x: torch.Tensor, t, cond) -> torch.Tensor:
+    """All k noisy concepts in one denoiser call: x (nb*k, D), nb = 2 under classifier-free guidance -> (nb*k, D)."""
+    keys, visible, query_pos = cond
+    nb, k = query_pos.shape
+    tt = torch.as_tensor(t, device=x.device, dtype=torch.float32).expand(nb, k)  # (nb, k)
+    pred = denoiser(x.view(nb, k, -1).to(keys.dtype), tt, keys, visible, query_pos)  # (nb, k, D)
+    return pred.reshape(nb * k, -1).float()
+
+
+class _JointStep:
+    """The denoiser the sampler sees for a block: predict with the current condition, then condition the next step
+    on the revised clean estimates (a Jacobi iteration across positions). `cond` is its only state."""
+
+    def __init__(self, fn, schedule, recondition, cond):
+        self.fn, self.schedule, self.recondition, self.cond = fn, schedule, recondition, cond
+
+    def __call__(self, x: torch.Tensor, t, _unused) -> torch.Tensor:
+        pred = self.fn(x, t, self.cond)  # (k, D)
+        self.cond = self.recondition(self.schedule.to_sample(pred, x, t))
+        return pred
+
+
 def _denoise_block(model, prompt: torch.Tensor, k: int, plan: PlanConfig, opts, generator) -> torch.Tensor:
     """The k concepts after `prompt` (N, D raw), denoised jointly: (k, D) raw."""
-    from diffusion_head.guidance import cfg_denoiser, eps_scaled_denoiser
-    from diffusion_head.samplers import get_sampler, start_timestep
+    from diffusion_head.guidance import wrap_denoiser
+    from diffusion_head.samplers import get_sampler, sampler_kwargs, start_timestep
 
-    head, norm = model.head, model.normalizer
-    schedule, denoiser = head.schedule, head.denoiser
+    head = model.head
     N, D = prompt.shape
     valid = torch.ones(1, N + k - 1, dtype=torch.bool, device=prompt.device)  # prompt + the block's first k-1
     hidden_prompt, cache = model.hidden(prompt[None], valid[:, :N])  # (1, N, d): read once, then cached
     query_pos = torch.arange(N - 1, N - 1 + k, device=prompt.device)[None]  # (1, k): query j predicts x[N + j]
-
-    def condition(estimate: torch.Tensor):
-        """Denoiser condition for all k queries, given clean estimates (k, D normalized) of the block."""
-        hidden = hidden_prompt
-        if k > 1:
-            h_block, _ = model.hidden(norm.denormalize(estimate[:-1])[None], valid, cache=cache)  # (1, k-1, d)
-            hidden = torch.cat([hidden_prompt, h_block], dim=1)  # (1, N+k-1, d)
-        keys = denoiser.context(hidden)  # (1, N+k, d')
-        return keys, denoiser.visible(query_pos, keys.shape[1]), query_pos
-
-    def denoise(x, t, cond):  # x (nb*k, D): nb = 2 under classifier-free guidance
-        keys, visible, qpos = cond
-        nb = keys.shape[0]
-        tt = torch.as_tensor(t, device=x.device, dtype=torch.float32).expand(nb, k)  # (nb, k)
-        pred = denoiser(x.view(nb, k, D).to(keys.dtype), tt, keys, visible, qpos)  # (nb, k, D)
-        return pred.reshape(nb * k, D).float()
-
-    estimate = torch.zeros(k, D, device=prompt.device)  # the median concept, in normalized space
-    first = condition(estimate)
-    fn = denoise
-    if opts.guidance_scale != 1:
-        uncond = (first[0], denoiser.null_visible(first[1]), query_pos)  # only the always-visible key: content unused
-        fn = cfg_denoiser(fn, schedule, uncond, guidance_scale=opts.guidance_scale,
-                          guidance_rescale=opts.guidance_rescale)
-    if opts.eps_scale != 1:
-        fn = eps_scaled_denoiser(fn, schedule, eps_scale=opts.eps_scale)
-    state = {"cond": first}
-
-    def joint(x, t, _cond):  # one sampler step for the whole block; the next step sees the revised estimates
-        pred = fn(x, t, state["cond"])  # (k, D)
-        state["cond"] = condition(schedule.to_sample(pred, x, t))
-        return pred
-
-    sampler = get_sampler(opts.sampler)
-    extra = {"eta": opts.eta} if opts.sampler == "ddim" else {}
-    noise = lambda: opts.sigma_init * torch.randn(k, D, generator=generator, device=prompt.device)  # noqa: E731
-    block = sampler(joint, noise(), schedule, opts.steps, cond=None, generator=generator, **extra)  # (k, D)
+    recondition = partial(_block_condition, model, hidden_prompt, cache, valid, query_pos)
+    first = recondition(torch.zeros(k, D, device=prompt.device))  # estimates start at the median concept
+    uncond = (first[0], head.denoiser.null_visible(first[1]), query_pos)  # only the always-visible key: content unused
+    step = _JointStep(wrap_denoiser(partial(_denoise_queries, head.denoiser), head.schedule, opts, uncond),
+                      head.schedule, recondition, first)
+    sampler, spacing = get_sampler(opts.sampler), opts.timestep_spacing or head.cfg.timestep_spacing
+    extra = sampler_kwargs(opts, spacing)
+    x = opts.sigma_init * torch.randn(k, D, generator=generator, device=prompt.device)  # (k, D)
+    block = sampler(step, x, head.schedule, opts.steps, cond=None, generator=generator, **extra)  # (k, D)
     start = opts.steps - max(1, round(plan.strength * opts.steps))
-    t_start = start_timestep(schedule, opts.sampler, opts.steps, start) if plan.passes > 1 else None
-    for _ in range(plan.passes - 1):
-        state["cond"] = condition(block)
-        x = schedule.add_noise(block, noise(), torch.tensor(t_start))
-        block = sampler(joint, x, schedule, opts.steps, cond=None, generator=generator, start=start, **extra)
-    return norm.denormalize(block)
+    t_start = start_timestep(head.schedule, opts.sampler, opts.steps, start, spacing) if plan.passes > 1 else None
+    for _ in range(plan.passes - 1):  # SDEdit: re-noise to t_start with unit noise (add_noise scales it), denoise again
+        step.cond = recondition(block)
+        noise = torch.randn(k, D, generator=generator, device=prompt.device)  # (k, D), unit variance
+        x = head.schedule.add_noise(block, noise, torch.tensor(t_start))
+        block = sampler(step, x, head.schedule, opts.steps, cond=None, generator=generator, start=start, **extra)
+    return model.normalizer.denormalize(block)

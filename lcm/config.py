@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
 
-from diffusion_head.config import DiffusionHeadConfig
+from diffusion_head.config import RENAMED_KEYS as DIFFUSION_RENAMED, DiffusionHeadConfig
 from encoders.errors import InputError
 from quantized_head.config import QuantizedHeadConfig
 
@@ -47,7 +47,8 @@ class ModelConfig:
     d_model: int = 256  # d: width of the backbone
     n_layers: int = 4  # causal transformer layers (0 = PreNet only, as One-Tower uses)
     n_heads: int = 4  # attention heads
-    ffn_mult: float = 4.0  # SwiGLU hidden size = 2/3 * ffn_mult * d_model, rounded up to a multiple of 8
+    ffn_mult: float = 4.0  # SwiGLU hidden size = 2/3 * ffn_mult * d_model, rounded up to ffn_multiple_of
+    ffn_multiple_of: int = 8  # SwiGLU hidden rounding (the paper presets use Meta's 256: hidden 5632 at d 2048)
     dropout: float = 0.1  # dropout on attention and FFN outputs during training
     max_len: int = 256  # longest concept sequence the model is trained on
     rope_theta: float = 10000.0  # RoPE base
@@ -60,6 +61,7 @@ class NormalizerConfig:
 
     method: str = "gaussian_robust"  # gaussian_robust (median, 0.7413*IQR) | robust (median, IQR) | standard (mean, std)
     clip: float = 0.0  # clip normalized values to [-clip, clip]; 0 disables
+    quantile_clip: float = 0.0  # p > 0: clamp raw concepts to their per-dim [p, 1-p] quantiles (Meta's clip_proba)
     fit_samples: int = 100_000  # number of training concepts the normalizer is fitted on
 
 
@@ -150,6 +152,8 @@ def from_dict(cls, data: dict, prefix: str = ""):
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
+        if key not in names and cls is DiffusionHeadConfig and key in DIFFUSION_RENAMED:
+            raise InputError(f"recipe key {prefix + key!r} was renamed: use {prefix + DIFFUSION_RENAMED[key]!r}")
         if key not in names:
             raise InputError(f"unknown recipe key {prefix + key!r}; valid keys here: {', '.join(sorted(names))}")
         if dataclasses.is_dataclass(hints[key]):
@@ -157,6 +161,21 @@ def from_dict(cls, data: dict, prefix: str = ""):
         else:
             kwargs[key] = _coerce(value, hints[key], prefix + key)
     return cls(**kwargs)
+
+
+def upgrade_exported_recipe(data: dict) -> dict:
+    """The recipe of a model exported by an older version, in today's keys and with the sizes it was built with:
+    renamed keys take their new names; fields absent then take the values those models were built with (SwiGLU
+    rounding 8 in the backbone and 1 in the denoiser, a context projection, an AdaLN final layer)."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    diffusion, model = data.setdefault("diffusion", {}), data.setdefault("model", {})
+    for old, new in DIFFUSION_RENAMED.items():
+        if old in diffusion:
+            diffusion.setdefault(new, diffusion.pop(old))
+    for key, then in (("ffn_multiple_of", 1), ("context_projection", True), ("final_adaln", True)):
+        diffusion.setdefault(key, then)
+    model.setdefault("ffn_multiple_of", 8)
+    return data
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

@@ -24,7 +24,7 @@ def one_thread():
 TINY = DiffusionHeadConfig(d_model=32, n_layers=2, n_heads=4, timestep_dim=32, max_seq_len=16)
 
 
-def _tiny_head(hidden_dim=16, concept_dim=8, **overrides):
+def _tiny_head(hidden_dim=32, concept_dim=8, **overrides):
     torch.manual_seed(0)
     head = build_head(dataclasses.replace(TINY, **overrides), hidden_dim, concept_dim)
     # adaLN-Zero makes a fresh denoiser ignore its inputs; give it random weights so invariants are non-trivial.
@@ -96,7 +96,7 @@ def test_every_sampler_returns_x0_under_an_oracle_denoiser(sampler, prediction_t
 
 
 # ---------------------------------------------------------------- samplers and guidance through the head
-def _inputs(B=3, T=5, hidden_dim=16):
+def _inputs(B=3, T=5, hidden_dim=32):
     g = torch.Generator().manual_seed(1)
     hidden = torch.randn(B, T, hidden_dim, generator=g)
     mask = torch.ones(B, T, dtype=torch.bool)
@@ -175,7 +175,7 @@ def test_state_dict_round_trips_through_safetensors(tmp_path):
 
     head, (hidden, mask) = _tiny_head(tower="two_tower", context_vector="learned"), _inputs()
     save_file(head.state_dict(), tmp_path / "head.safetensors")
-    fresh = build_head(dataclasses.replace(TINY, context_vector="learned"), 16, 8).eval()
+    fresh = build_head(dataclasses.replace(TINY, context_vector="learned"), 32, 8).eval()
     fresh.load_state_dict(load_file(tmp_path / "head.safetensors"))
     run = lambda h: h.sample(hidden, mask, generator=torch.Generator().manual_seed(0), steps=5)  # noqa: E731
     torch.testing.assert_close(run(fresh), run(head))

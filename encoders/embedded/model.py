@@ -15,16 +15,8 @@ from encoders.embedded.config import DecoderConfig
 KVCache = list  # one (k, v) pair per layer, each (B, H, T, hd)
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return self.weight * (x.float() * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x)
-
-
+# The codec keeps its own RoPE (precomputed tables) rather than lcm.model.backbone.rotary: `encoders` must not import
+# `lcm`, and tables computed another way differ in the last bit, which could flip the shipped decoder's greedy choices.
 def rope_tables(head_dim: int, max_pos: int, theta: float, device=None):
     """cos/sin tables of rotary position embeddings (Su et al. 2021, RoFormer eq. 34), each (max_pos, head_dim/2)."""
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, device=device).float() / head_dim)
@@ -43,10 +35,10 @@ class Block(nn.Module):
         super().__init__()
         self.n_heads = cfg.n_heads
         self.dropout = cfg.dropout
-        self.attn_norm = RMSNorm(cfg.d_model)
+        self.attn_norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.attn_out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
-        self.ffn_norm = RMSNorm(cfg.d_model)
+        self.ffn_norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
         self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.ffn_hidden, bias=False)
         self.down = nn.Linear(cfg.ffn_hidden, cfg.d_model, bias=False)
 
@@ -77,7 +69,7 @@ class ConceptDecoder(nn.Module):
         self.to_prefix = nn.Linear(cfg.concept_dim, cfg.n_prefix * cfg.d_model)
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.norm = RMSNorm(cfg.d_model)
+        self.norm = nn.RMSNorm(cfg.d_model, eps=1e-6)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.embed.weight  # tied input/output embeddings
         cos, sin = rope_tables(cfg.d_model // cfg.n_heads, cfg.n_prefix + 1 + cfg.max_len, cfg.rope_theta)

@@ -7,6 +7,7 @@
     apps_cmds.py   summarize, story, infill, interpolate
     eval_cmds.py   eval, xling
     tool_cmds.py   bench, plot
+    info_cmds.py   info
 """
 
 import argparse
@@ -14,10 +15,10 @@ import os
 import sys
 
 from encoders.errors import InputError
-from lcm.cli import apps_cmds, data_cmds, eval_cmds, gen_cmds, tool_cmds, train_cmds
+from lcm.cli import apps_cmds, data_cmds, eval_cmds, gen_cmds, info_cmds, tool_cmds, train_cmds
 from lcm.cli.common import EXAMPLES, NOTES
 
-GROUPS = (data_cmds, train_cmds, gen_cmds, apps_cmds, eval_cmds, tool_cmds)  # the order of `lcm --help`
+GROUPS = (data_cmds, train_cmds, gen_cmds, apps_cmds, eval_cmds, tool_cmds, info_cmds)  # the order of `lcm --help`
 
 
 def build_parser() -> argparse.ArgumentParser:

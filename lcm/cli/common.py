@@ -35,6 +35,7 @@ EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
              "  lcm xling test.jsonl --langs en,de --tgt-lang en --round-trip 50 --head diffusion",
     "bench": "lcm bench --quick --out bench/\n  lcm bench --codec embedded --out bench_full/",
     "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
+    "info": "lcm info two_tower_1_6b\n  lcm info recipes/two_tower_paper.yaml --json\n  lcm info two_tower   # a shipped model",
 }
 
 

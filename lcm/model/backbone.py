@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from diffusion_head.ffn import SwiGLU
 from lcm.config import ModelConfig
 
 KVCache = list  # one (k, v) pair per layer, each (B, H, S, hd)
@@ -39,23 +40,11 @@ class SelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(B, T, d)), (k, v)
 
 
-class SwiGLU(nn.Module):
-    def __init__(self, d_model: int, ffn_mult: float):
-        super().__init__()
-        hidden = int(ffn_mult * d_model * 2 / 3 + 7) // 8 * 8  # keep the parameter count of a 4x MLP (Shazeer 2020)
-        self.gate_up = nn.Linear(d_model, 2 * hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
-
-    def forward(self, x):
-        gate, up = self.gate_up(x).chunk(2, dim=-1)
-        return self.down(F.silu(gate) * up)
-
-
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.attn_norm, self.attn = nn.RMSNorm(cfg.d_model, eps=1e-6), SelfAttention(cfg)
-        self.ffn_norm, self.ffn = nn.RMSNorm(cfg.d_model, eps=1e-6), SwiGLU(cfg.d_model, cfg.ffn_mult)
+        self.ffn_norm, self.ffn = nn.RMSNorm(cfg.d_model, eps=1e-6), SwiGLU(cfg.d_model, cfg.ffn_mult, cfg.ffn_multiple_of)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, positions, attn_mask, cache=None):

@@ -63,5 +63,6 @@ def build_model(recipe: RecipeConfig) -> ConceptModel:
     """A freshly initialised model for `recipe`: its normalizer, backbone and the head named by recipe.model.head."""
     from lcm.model.heads import build_head
 
-    norm = Normalizer(recipe.model.concept_dim, recipe.normalizer.method, recipe.normalizer.clip)
+    norm = Normalizer(recipe.model.concept_dim, recipe.normalizer.method, recipe.normalizer.clip,
+                      recipe.normalizer.quantile_clip)
     return ConceptModel(recipe.model, build_head(recipe), norm)

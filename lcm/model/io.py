@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from encoders.errors import InputError
-from lcm.config import RecipeConfig, from_dict, to_dict
+from lcm.config import RecipeConfig, from_dict, to_dict, upgrade_exported_recipe
 from lcm.model.concept_model import build_model
 
 FORMAT = "lcm-toolkit/1"
@@ -89,7 +89,7 @@ def read_model_config(path: "str | Path") -> tuple[RecipeConfig, dict]:
         raise InputError(f"{str(cfg_file)!r} is truncated or not JSON; re-export the model") from None
     if meta.get("format") != FORMAT:
         raise InputError(f"{str(path)!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
-    return from_dict(RecipeConfig, meta["recipe"]), meta
+    return from_dict(RecipeConfig, upgrade_exported_recipe(meta["recipe"])), meta
 
 
 def load_model(path: "str | Path", codec=None):

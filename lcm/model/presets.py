@@ -4,7 +4,9 @@ The paper-scale presets follow the LCM paper (arXiv 2412.08821) and Meta's relea
 large_concept_model): SONAR 1024-d concepts, documents wrapped at 128 concepts, AdamW lr 4e-4 with 10k warmup and
 cosine decay over 250k steps, grad clip 25, 32 GPUs (4 nodes x 8). They train with FSDP2 in bf16. "FFN 8192" is the
 4 x d feed-forward the paper quotes; our SwiGLU keeps that parameter count with a 2/3-sized gated hidden layer
-(ffn_mult=4), as fairseq2's GLU does.
+(ffn_mult=4) rounded up to a multiple of 256, as fairseq2's GLU does (5632 at d 2048), so the parameter counts match
+Meta's: 1,647,635,456 (Base-LCM 1.6B), 1,635,101,696 (Two-Tower 1.6B), 6,930,781,696 (Two-Tower 7B).
+Meta's loss sums over positions with grad clip 25; ours averages (train.grad_clip then acts on a smaller gradient).
 
     from lcm.model.presets import PRESETS
     recipe = PRESETS["two_tower_1_6b"]()
@@ -32,13 +34,15 @@ def _paper_scale(model: ModelConfig, out_dir: str, diffusion: "DiffusionHeadConf
 
 def base_lcm_1_6b() -> RecipeConfig:
     """Base-LCM 1.6B: d 2048, 32 layers, 16 heads, FFN 4 x d, MSE head (paper sec. 2.3.1)."""
-    return _paper_scale(ModelConfig(d_model=2048, n_layers=32, n_heads=16, ffn_mult=4.0, head="mse"), "runs/base_lcm_1_6b")
+    return _paper_scale(ModelConfig(d_model=2048, n_layers=32, n_heads=16, ffn_mult=4.0, ffn_multiple_of=256, head="mse"),
+                        "runs/base_lcm_1_6b")
 
 
 def _two_tower(d_model: int, n_heads: int, context_layers: int, denoiser_layers: int, out_dir: str) -> RecipeConfig:
-    contextualizer = ModelConfig(d_model=d_model, n_layers=context_layers, n_heads=n_heads, ffn_mult=4.0, head="diffusion")
+    contextualizer = ModelConfig(d_model=d_model, n_layers=context_layers, n_heads=n_heads, ffn_mult=4.0,
+                                 ffn_multiple_of=256, head="diffusion")
     denoiser = DiffusionHeadConfig(tower="two_tower", d_model=d_model, n_layers=denoiser_layers, n_heads=n_heads,
-                                   ffn_mult=4.0, dropout=0.1)
+                                   ffn_mult=4.0, ffn_multiple_of=256, dropout=0.1)
     return _paper_scale(contextualizer, out_dir, denoiser)
 
 
