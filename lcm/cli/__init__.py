@@ -8,6 +8,7 @@
     eval_cmds.py   eval, xling
     tool_cmds.py   bench, plot
     info_cmds.py   info
+    speech_cmds.py transcribe; audio input (--asr-model) for encode, summarize, generate, story, infill, xling
 """
 
 import argparse
@@ -15,10 +16,11 @@ import os
 import sys
 
 from encoders.errors import InputError
-from lcm.cli import apps_cmds, data_cmds, eval_cmds, gen_cmds, info_cmds, tool_cmds, train_cmds
+from lcm.cli import apps_cmds, data_cmds, eval_cmds, gen_cmds, info_cmds, speech_cmds, tool_cmds, train_cmds
 from lcm.cli.common import EXAMPLES, NOTES
 
-GROUPS = (data_cmds, train_cmds, gen_cmds, apps_cmds, eval_cmds, tool_cmds, info_cmds)  # the order of `lcm --help`
+GROUPS = (data_cmds, train_cmds, gen_cmds, apps_cmds, eval_cmds, tool_cmds, info_cmds,
+          speech_cmds)  # the order of `lcm --help`; speech_cmds last: it adds audio input to the others
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,6 +68,7 @@ def cmd_summarize(args) -> None:
     from rich.progress import Progress
 
     from lcm.apps.summarize import summarize, summary_length
+    from lcm.data.audio_input import time_span  # audio input: each entry gets the time span it draws on
     from lcm.inference.generate import GenerationConfig
 
     model, codec, src, tgt, _ = load_for_generation(args, sample_text(args.input))
@@ -93,7 +94,7 @@ def cmd_summarize(args) -> None:
         if args.json:
             print(json.dumps({"document": name, "mode": summary.mode, "summary": summary.sentences,
                               "alignment": [{"summary_sentence": i, "closest_input_sentences": idx,
-                                             "closest_input_text": sentences[idx[0]]}
+                                             "closest_input_text": sentences[idx[0]], **time_span(name, idx)}
                                             for i, idx in enumerate(summary.alignment)]}, ensure_ascii=False))
         else:
             if len(results) > 1:

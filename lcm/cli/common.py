@@ -36,6 +36,7 @@ EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
     "bench": "lcm bench --quick --out bench/\n  lcm bench --codec embedded --out bench_full/",
     "plot": "lcm plot loss runs/base_lcm_embedded -o loss.png\n  lcm plot loss runs/a runs/b -o compare.png",
     "info": "lcm info two_tower_1_6b\n  lcm info recipes/two_tower_paper.yaml --json\n  lcm info two_tower   # a shipped model",
+    "transcribe": "lcm transcribe talk.mp3 --json\n  lcm transcribe interview.wav --asr-model base --lang de",
 }
 
 
@@ -114,8 +115,11 @@ _STDIN: "list[str]" = []  # standard input, read once: language detection and th
 
 
 def read_input_text(source: str) -> str:
+    from lcm.data.audio_input import audio_text, is_audio
     from lcm.data.documents import read_text_file
 
+    if source != "-" and is_audio(source):  # speech -> Whisper -> sentences, joined (lcm.data.audio_input)
+        return audio_text(source)
     if source == "-":
         if not _STDIN:
             _STDIN.append(sys.stdin.read())
@@ -127,11 +131,13 @@ def read_input_text(source: str) -> str:
 
 def sample_text(source: str) -> str:
     """Text to detect the input's language from: stdin or the file, or the first document of a folder or JSONL."""
+    from lcm.data.audio_input import is_audio
+
     path = Path(source)
     if source != "-" and path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl"))
+        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl") or is_audio(f))
         if not files:
-            raise InputError(f"no .txt or .jsonl files found in {source!r}")
+            raise InputError(f"no .txt, .jsonl or audio files found in {source!r}")
         path, source = files[0], str(files[0])
     text = read_input_text(source)
     if path.suffix == ".jsonl":
@@ -154,12 +160,14 @@ def head_options(args) -> dict:
 def load_for_generation(args, sample: "str | None" = None):
     """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
     from encoders.languages import AUTO, detect_language, normalize_lang, short_code
+    from lcm.data.audio_input import heard_language
     from lcm.model.io import load_model, read_model_config
 
     if args.src_lang == AUTO:
         if sample is None:
             raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
-        src, confidence = detect_language(sample)
+        heard = heard_language(sample)  # audio input: the language Whisper heard
+        src, confidence = (normalize_lang(heard), 1.0) if heard else detect_language(sample)
         if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
             NOTES.append(f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
                          "give --src-lang to be certain")

@@ -42,12 +42,14 @@ def cmd_encode(args) -> None:
     from rich.progress import Progress
 
     from encoders.languages import normalize_lang
+    from lcm.data.audio_input import prefetch_audio
     from lcm.data.documents import EOT_SENTENCE, load_documents
     from lcm.data.shards import write_shard
 
     codec = load_codec_for(args)
     lang = normalize_lang(args.lang)  # the codec checks it supports the language when it encodes
     out = Path(args.out)
+    prefetch_audio(args.inputs)  # recordings are transcribed (or refused) before anything is written
     out.mkdir(parents=True, exist_ok=True)
     meta = {"codec": codec.name, "dim": codec.dim, "eot": codec.encode([EOT_SENTENCE], "eng_Latn")[0].tolist()}
     shard, docs, n_docs, n_sents = 0, [], 0, 0

@@ -44,14 +44,20 @@ def load_documents(paths: list[str], lang: str, text_field: str = "text", with_r
     With `with_rows`, yields (document, JSONL row) pairs ({} for .txt files) so callers can filter on other fields.
     """
     from encoders.segment import segment
+    from lcm.data.audio_input import audio_document, is_audio
 
     files: list[Path] = []
     for p in paths:
         p = Path(p)
-        files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p])
+        files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".txt", ".jsonl") or is_audio(f))
+                     if p.is_dir() else [p])
     if not files:
-        raise InputError(f"no .txt or .jsonl files found in {paths}")
+        raise InputError(f"no .txt, .jsonl or audio files found in {paths}")
     for path in files:
+        if is_audio(path):  # speech -> Whisper -> the segmenter's sentences, in the language heard
+            doc = Document(*audio_document(path, lang))
+            yield (doc, {}) if with_rows else doc
+            continue
         text = read_text_file(path)
         if path.suffix == ".jsonl":
             for n, line in enumerate(text.splitlines()):
