@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from encoders.shared.atomic import atomic_write_text
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "recipes" / "base_lcm_tiny.yaml"  # the preset's sizes are set on top of it with dotted overrides
 # Dense bf16 tensor-core peaks from NVIDIA's datasheets (the sparsity figures are 2x these); first match wins.
@@ -377,10 +379,7 @@ def main(argv: "list[str] | None" = None) -> dict:
               "torch": torch.__version__, "results": results}
     print_report(report)
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f:
-        json.dump(report, f, indent=2)
-    os.replace(f.name, out)
+    atomic_write_text(out, json.dumps(report, indent=2))
     print(f"wrote {out}")
     return report
 

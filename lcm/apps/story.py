@@ -1,7 +1,5 @@
 """Story planning: the next N concepts of a story, one by one or by parallel plan diffusion, and a PCA plot of them."""
 
-import os
-
 import torch
 
 from encoders.errors import InputError
@@ -28,25 +26,18 @@ def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, ge
 
 def plot_trajectory(real: torch.Tensor, generated: torch.Tensor, path: str, title: str = "concept trajectory") -> None:
     """PCA of the opening (real) and planned (generated) concepts, connected in order, written to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lcm.plotting import pyplot, save_figure
 
     allc = torch.cat([real, generated]).float()
     centered = allc - allc.mean(0)
     _, _, v = torch.linalg.svd(centered, full_matrices=False)
     xy = (centered @ v[:2].T).numpy()  # (N, 2)
     n = len(real)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     ax.plot(xy[:n, 0], xy[:n, 1], "o-", color="tab:blue", label="input")
     ax.plot(xy[n - 1:, 0], xy[n - 1:, 1], "s--", color="tab:orange", label="planned")
     for i, (x, y) in enumerate(xy):
         ax.annotate(str(i + 1), (x, y), fontsize=7)
     ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
     ax.legend()
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -1,11 +1,10 @@
 """Exported models on disk: safetensors weights + config.json, written atomically (temp dir, then rename)."""
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_dir
 from lcm.config import RecipeConfig, from_dict, to_dict
 from lcm.model.concept_model import build_model
 
@@ -25,39 +24,6 @@ def load_tensors(path: Path) -> dict:
         return load_file(str(path))
     except Exception as err:  # safetensors raises SafetensorError / OSError for truncated files
         raise InputError(f"{str(path)!r} is truncated or corrupt ({err}); re-export or retrain the model") from None
-
-
-def atomic_dir(final: Path, write) -> None:
-    """Call write(tmp_dir) then rename tmp_dir to `final`, so a reader never sees a half-written directory.
-
-    Afterwards, what writers killed mid-write (e.g. SIGKILL) left beside it is removed (see _remove_dead_leftovers).
-    """
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-    _remove_dead_leftovers(final.parent)
-
-
-def _remove_dead_leftovers(folder: Path) -> None:
-    """Delete `.NAME.tmp-PID` / `.NAME.old-PID` folders whose writer died mid-write; they are never loaded."""
-    for leftover in list(folder.glob(".*.tmp-*")) + list(folder.glob(".*.old-*")):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
-        except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
-        except PermissionError:  # alive, under another user
-            pass
 
 
 def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | None" = None) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from encoders.errors import InputError
 from lcm.config import to_dict
-from lcm.model.io import atomic_dir, load_tensors, save_tensors
+from encoders.shared.atomic import atomic_dir
+from lcm.model.io import load_tensors, save_tensors
 
 
 def save_training_state(out_dir: Path, step: int, model, optimizer, recipe, state: dict, keep: int) -> Path:

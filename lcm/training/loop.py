@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_text
 from lcm.config import RecipeConfig
 from lcm.data.batches import batches, sample_concepts
 from lcm.data.prefetch import prefetch
@@ -197,6 +198,4 @@ def _trim_log(path: Path, step: int) -> None:
     """After a resume, drop loss-log lines past the checkpoint we resumed from, so the log has no duplicates."""
     if path.exists():
         lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(ln + "\n" for ln in lines))
-        tmp.replace(path)
+        atomic_write_text(path, "".join(ln + "\n" for ln in lines))
