@@ -9,7 +9,8 @@ import time
 
 import torch
 
-from lcm.config import RecipeConfig, from_dict
+from encoders.shared.recipes import from_dict
+from lcm.config import RecipeConfig
 from lcm.inference.generate import GenerationConfig, generate
 from lcm.model.concept_model import build_model
 

@@ -99,7 +99,8 @@ def test_token_baseline_layer_equals_lcm_block():
 
 
 def test_context_extrapolates_only_past_full_depth_limit():
-    from lcm.config import RecipeConfig, from_dict
+    from encoders.shared.recipes import from_dict
+    from lcm.config import RecipeConfig
     from lcm.model.concept_model import build_model
 
     model = build_model(from_dict(RecipeConfig, {"model": {"concept_dim": 16, "d_model": 32, "n_layers": 3,
@@ -177,7 +178,8 @@ def test_training_flops_by_hand_and_against_torch_flop_counter():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lcm.config import RecipeConfig, from_dict
+    from encoders.shared.recipes import from_dict
+    from lcm.config import RecipeConfig
     from lcm.model.concept_model import build_model
 
     bd = bench_distributed()

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from encoders.errors import InputError
-from lcm.config import RecipeConfig, from_dict, load_recipe
+from encoders.shared.recipes import from_dict
+from lcm.config import RecipeConfig, load_recipe
 from lcm.inference.generate import GenerationConfig, generate
 from lcm.model.concept_model import build_model
 from lcm.model.io import load_model

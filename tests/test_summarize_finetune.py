@@ -125,7 +125,8 @@ def test_batches_mark_summary_targets_and_skip_windows_without_one(tmp_path):
 
 
 def test_masked_positions_get_no_gradient():
-    from lcm.config import RecipeConfig, from_dict
+    from encoders.shared.recipes import from_dict
+    from lcm.config import RecipeConfig
 
     recipe = from_dict(RecipeConfig, {"codec": "hashing", "model": {"concept_dim": 16, "d_model": 32, "n_layers": 2,
                                                                      "n_heads": 4, "dropout": 0.0}})

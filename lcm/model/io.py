@@ -5,7 +5,8 @@ from pathlib import Path
 
 from encoders.errors import InputError
 from encoders.shared.atomic import atomic_dir
-from lcm.config import RecipeConfig, from_dict, to_dict
+from encoders.shared.recipes import from_dict, to_dict
+from lcm.config import RecipeConfig
 from lcm.model.concept_model import build_model
 
 FORMAT = "lcm-toolkit/1"

@@ -5,8 +5,8 @@ import shutil
 from pathlib import Path
 
 from encoders.errors import InputError
-from lcm.config import to_dict
 from encoders.shared.atomic import atomic_dir
+from encoders.shared.recipes import to_dict
 from lcm.model.io import load_tensors, save_tensors
 
 
