@@ -167,7 +167,7 @@ def time_train_step(recipe, steps: int, warmup: int, threads: int) -> dict:
     from lcm.data.batches import batches
     from lcm.data.shards import dataset_info
     from lcm.model.concept_model import build_model
-    from lcm.training.loop import make_optimizer, pick_device
+    from encoders.shared.training import make_optimizer, pick_device
 
     cfg, device = recipe.train, pick_device(recipe.train.device)
     old_threads = torch.get_num_threads()
@@ -222,7 +222,7 @@ def time_loader(recipe, steps: int, warmup: int) -> dict:
 
     from lcm.data.batches import batches
     from lcm.data.shards import dataset_info
-    from lcm.training.loop import pick_device
+    from encoders.shared.training import pick_device
 
     device = pick_device(recipe.train.device)
     eot = np.asarray(dataset_info(recipe.data.train)["eot"], dtype=np.float32)

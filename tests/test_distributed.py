@@ -311,7 +311,7 @@ def test_killed_rank_resumes_from_the_last_complete_checkpoint(shards, tmp_path)
 def _model_and_optimizer(run: Path):
     from lcm.model.concept_model import build_model
     from lcm.model.io import read_model_config
-    from lcm.training.loop import make_optimizer
+    from encoders.shared.training import make_optimizer
 
     recipe, _ = read_model_config(run / "model")
     model = build_model(recipe)
@@ -363,7 +363,8 @@ def test_killed_prepare_resumes_to_the_same_shards(tmp_path):
     out = tmp_path / "out"
     partial = sorted(p.name for p in out.glob("shard_*.parquet"))
     assert "shard_00003.parquet" in partial and "shard_00009.parquet" not in partial and not (out / "manifest.json").exists()
-    (out / "shard_00005.parquet.tmp").write_bytes(b"PAR1 torn")  # what a kill during a write leaves behind
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    (out / f".shard_00005.tmp-{int(dead)}-x1y2.parquet").write_bytes(b"PAR1 torn")  # what a kill mid-write leaves
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("shard_*.parquet")}
     _finish(_torchrun(2, "-m", "lcm", "prepare", data, "-o", out, "--docs-per-shard", "3", *codec))
     assert all(p.stat().st_mtime_ns == before[p.name] for p in out.glob("shard_*.parquet") if p.name in before)  # skipped

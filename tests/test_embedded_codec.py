@@ -187,8 +187,10 @@ def test_train_script_resumes(tmp_path):
     assert main(base + ["train.max_steps=20"]) == 0
     log = [json.loads(line) for line in (tmp_path / "w" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 20
-    ckpt = torch.load(tmp_path / "w" / "checkpoint.pt", weights_only=False)
-    assert ckpt["state"]["step"] == 20
+    state = json.loads((tmp_path / "w" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 20 and state["saved_step"] == 20
+    assert {p.name for p in (tmp_path / "w" / "checkpoint").iterdir()} == {"model.safetensors", "optimizer.safetensors",
+                                                                          "state.json"}  # no pickle anywhere
     assert main(base + ["train.max_steps=35"]) == 0
     log2 = [json.loads(line) for line in (tmp_path / "w" / "log.jsonl").read_text().splitlines()][len(log):]
     assert [r["step"] for r in log2] == [25, 30, 35]

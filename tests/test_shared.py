@@ -63,3 +63,48 @@ def test_codec_and_lcm_recipes_read_values_the_same_way(tmp_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_a_dead_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    torn = tmp_path / f".shard.tmp-{dead}-abc.parquet"  # what a write killed by SIGKILL leaves
+    alive = tmp_path / ".shard.tmp-1-abc.parquet"  # pid 1 still runs: its write may be in progress
+    torn.write_bytes(b"PAR1 torn")
+    alive.write_bytes(b"PAR1 writing")
+    atomic_write_text(tmp_path / "shard.parquet", "done")
+    assert not torn.exists() and alive.exists()
+
+
+def test_checkpoints_hold_no_pickle_and_restore_tied_weights_and_the_optimizer(tmp_path):
+    import json
+
+    import torch
+
+    from encoders.shared.training import make_optimizer, read_checkpoint, write_checkpoint
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.out = torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False)
+            self.out.weight = self.embed.weight
+
+    class Cfg:
+        lr, weight_decay, betas = 0.1, 0.0, (0.9, 0.98)
+
+    torch.manual_seed(0)
+    model = Tied()
+    optimizer = make_optimizer(model, Cfg)
+    model.out(model.embed(torch.tensor([1, 2]))).sum().backward()
+    optimizer.step()
+    write_checkpoint(tmp_path / "ckpt", model, optimizer, {"step": 7})
+    assert json.loads((tmp_path / "ckpt" / "state.json").read_text())["tied"] == {"out.weight": "embed.weight"}
+    fresh = Tied()
+    fresh_optimizer = make_optimizer(fresh, Cfg)
+    assert read_checkpoint(tmp_path / "ckpt", fresh, fresh_optimizer) == {"step": 7}
+    assert torch.equal(fresh.out.weight, model.embed.weight) and fresh.out.weight is fresh.embed.weight
+    for a, b in zip(optimizer.state.values(), fresh_optimizer.state.values()):
+        assert all(torch.equal(a[k], b[k]) for k in a)

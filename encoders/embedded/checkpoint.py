@@ -1,4 +1,5 @@
-"""Saving and loading the decoder: resumable training checkpoints and the shipped fp16 export (atomic writes)."""
+"""Saving and loading the decoder's export: fp16 safetensors + tokenizer.json + config.json, each written atomically.
+(Resumable training checkpoints are encoders.shared.training's checkpoint folders.)"""
 
 import dataclasses
 import json
@@ -13,20 +14,6 @@ from encoders.shared.atomic import atomic_path, atomic_write_text
 
 WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE = "model.safetensors", "config.json", "tokenizer.json"
 REBUILD = "rebuild it with `python -m encoders.embedded.train recipes/codec_embedded.yaml`"
-
-
-def save_checkpoint(path: "str | Path", model, optimizer, state: dict) -> None:
-    """Full training state (fp32 weights, optimizer, counters) for resuming."""
-    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: "str | Path", map_location="cpu") -> dict:
-    try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:
-        raise InputError(f"checkpoint {str(path)!r} is unreadable ({err}); delete it to start over") from None
 
 
 def export_weights(out_dir: "str | Path", model: ConceptDecoder, tok, langs: list[str], info: dict) -> None:

@@ -48,7 +48,7 @@ class TrainConfig:
     work_dir: str = "runs/codec_embedded"  # tokenizer, cached USE vectors (.npy), checkpoint and log
     export_dir: str = "runs/codec_embedded/export"  # fp16 safetensors + tokenizer.json + config.json go here
     init_from: str = ""  # a weights dir (e.g. encoders/embedded/weights) to start from when no checkpoint exists
-    resume: bool = True  # continue from work_dir/checkpoint.pt when it exists
+    resume: bool = True  # continue from work_dir/checkpoint/ when it exists
     max_minutes: float = 20.0  # wall-clock training budget (summed over resumed runs); the schedule follows it
     max_steps: int = 0  # also stop after this many optimizer steps (0 = no step limit)
     batch_size: int = 256  # examples per optimizer step
@@ -56,6 +56,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 300  # linear warmup
     weight_decay: float = 0.05  # AdamW weight decay (matrices only)
+    betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas
     grad_clip: float = 1.0  # max gradient norm
     checkpoint_minutes: float = 3.0  # save a checkpoint + export this often
     log_every: int = 50  # steps between log lines

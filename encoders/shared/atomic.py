@@ -6,6 +6,7 @@ so a reader (or a run killed at any moment, even by SIGKILL) never sees a half-w
     atomic_dir(folder, lambda tmp: ...)       # a whole folder (checkpoints, exported models)
 """
 
+import glob
 import os
 import shutil
 import tempfile
@@ -28,6 +29,9 @@ def atomic_path(path: "str | os.PathLike", mode: int = 0o644):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    for leftover in path.parent.glob(f".{glob.escape(path.stem)}.tmp-*"):  # of this file, by writers killed mid-write
+        if leftover.is_file() and _writer_died(leftover.name.split(".tmp-", 1)[1].split("-", 1)[0]):
+            leftover.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: "str | os.PathLike", data: bytes, mode: int = 0o644) -> None:
@@ -68,12 +72,18 @@ def atomic_dir(final: "str | os.PathLike", write) -> Path:
 def remove_dead_leftovers(folder: Path) -> None:
     """Delete `.NAME.tmp-PID` / `.NAME.old-PID` folders whose writer died mid-write; they are never loaded."""
     for leftover in list(folder.glob(".*.tmp-*")) + list(folder.glob(".*.old-*")):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if not leftover.is_dir() or not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
-        except ProcessLookupError:
+        if leftover.is_dir() and _writer_died(leftover.name.rsplit("-", 1)[-1]):
             shutil.rmtree(leftover, ignore_errors=True)
-        except PermissionError:  # alive, under another user
-            pass
+
+
+def _writer_died(pid: str) -> bool:
+    """Whether the process that named a temporary file or folder after its pid is gone (never this process)."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        pass
+    return False

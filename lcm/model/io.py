@@ -5,26 +5,12 @@ from pathlib import Path
 
 from encoders.errors import InputError
 from encoders.shared.atomic import atomic_dir
+from encoders.shared.training import load_tensors, save_tensors
 from encoders.shared.recipes import from_dict, to_dict
 from lcm.config import RecipeConfig
 from lcm.model.concept_model import build_model
 
 FORMAT = "lcm-toolkit/1"
-
-
-def save_tensors(tensors: dict, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
-
-
-def load_tensors(path: Path) -> dict:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated files
-        raise InputError(f"{str(path)!r} is truncated or corrupt ({err}); re-export or retrain the model") from None
 
 
 def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | None" = None) -> Path:
