@@ -56,6 +56,8 @@ class ModelConfig:
 class NormalizerConfig:
     """Robust per-dimension normalizer applied to concepts before the model (Meta's large_concept_model: gaussian_robust)."""
 
+    FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("fit_samples",)  # a fine-tune keeps the pretrained normalizer
+
     method: str = "gaussian_robust"  # gaussian_robust (median, 0.7413*IQR) | robust (median, IQR) | standard (mean, std)
     clip: float = 0.0  # clip normalized values to [-clip, clip]; 0 disables
     fit_samples: int = 100_000  # number of training concepts the normalizer is fitted on

@@ -149,7 +149,9 @@ def test_loss_plot_from_synthetic_log(tmp_path, capsys):
     write_log(tmp_path / "run_a", rows)
     write_log(tmp_path / "run_b", [dict(r, loss=r["loss"] * 1.2) for r in rows], torn_tail=False)
     (tmp_path / "run_a" / "model").mkdir()
-    (tmp_path / "run_a" / "model" / "config.json").write_text(json.dumps({"valid_loss": 0.3, "trained_steps": 60}))
+    (tmp_path / "run_a" / "model" / "config.json").write_text(json.dumps(
+        {"format": 1, "codec": "hashing", "concept_dim": 16, "model": {"head": "mse"},
+         "provenance": {"trained_steps": 60, "figures": {"valid_loss": 0.3}}}))
     parsed, meta = read_loss_log(tmp_path / "run_a")
     assert [r["step"] for r in parsed] == list(range(1, 61)) and meta["skipped_lines"] == 1 and meta["valid_loss"] == 0.3
     parser = argparse.ArgumentParser()

@@ -157,7 +157,7 @@ def test_training_killed_with_sigkill_resumes(tmp_path, docs_dir):
     import json
 
     meta = json.loads((run / "model" / "config.json").read_text())
-    assert meta["trained_steps"] == target
+    assert meta["provenance"]["trained_steps"] == target and meta["provenance"]["recipe"] == "base_lcm_tiny.yaml"
     steps = [json.loads(line)["step"] for line in (run / "loss_log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == target
     assert not list(run.rglob("*.tmp-*")), "a temporary checkpoint directory was left behind"

@@ -193,7 +193,7 @@ def test_tiny_presets_train_a_step(name, shards, tmp_path):
     recipe = PRESETS[name]()
     recipe.data.train, recipe.train.out_dir, recipe.train.steps = str(shards), str(tmp_path / "run"), 2
     _, _, meta = load_model(train(recipe, show_progress=False))
-    assert meta["trained_steps"] == 2
+    assert meta["provenance"]["trained_steps"] == 2
 
 
 # ---------- SLURM ----------------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_killed_rank_resumes_from_the_last_complete_checkpoint(shards, tmp_path)
 
 def _model_and_optimizer(run: Path):
     from lcm.model.concept_model import build_model
-    from lcm.model.io import read_model_config
+    from lcm.model.export_config import read_model_config
     from encoders.shared.training import make_optimizer
 
     recipe, _ = read_model_config(run / "model")

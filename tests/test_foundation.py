@@ -116,7 +116,7 @@ def test_toy_base_lcm_overfits(tiny_recipe):
     baseline = (targets - targets.mean(0)).pow(2).sum(-1).mean().item()
     assert log[-1]["loss"] < 0.3 * baseline, (log[-1]["loss"], baseline)
     assert log[0]["loss"] > 3 * log[-1]["loss"], (log[0], log[-1])
-    assert meta["trained_steps"] == 150 and recipe.model.head == "mse"
+    assert meta["provenance"]["trained_steps"] == 150 and recipe.model.head == "mse"
     assert model.normalizer.fitted and model.eot_concept.abs().sum() > 0
 
 

@@ -18,7 +18,8 @@ def load_models(kind: str, dim: int, log=print) -> dict:
 
     from lcm.config import load_recipe
     from lcm.model.concept_model import build_model
-    from lcm.model.io import load_model, read_model_config
+    from lcm.model.export_config import read_model_config
+    from lcm.model.io import load_model
 
     models = {}
     for head, name in SHIPPED.items():

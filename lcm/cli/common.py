@@ -153,7 +153,8 @@ def head_options(args) -> dict:
 def load_for_generation(args, sample: "str | None" = None):
     """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
     from encoders.languages import AUTO, detect_language, normalize_lang, short_code
-    from lcm.model.io import load_model, read_model_config
+    from lcm.model.export_config import read_model_config
+    from lcm.model.io import load_model
 
     if args.src_lang == AUTO:
         if sample is None:

@@ -40,13 +40,14 @@ def check_data(recipe: RecipeConfig) -> dict:
 
 
 def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = True, rank: int = 0,
-          world_size: int = 1) -> Path:
+          world_size: int = 1, provenance: "dict | None" = None) -> Path:
     """Train the model described by `recipe`; returns the exported model directory (out_dir/model).
 
     With world_size > 1 (a process group started by distributed.init_distributed under torchrun) the model is
     wrapped by train.strategy (DDP or FSDP2); the loop is the same, and rank 0 writes checkpoints and the model.
+    `provenance` (e.g. {"recipe": "base_lcm_tiny.yaml"}) is recorded in the exported model's config.json.
     """
-    run = TrainingRun(recipe, resume=resume, rank=rank, world_size=world_size)
+    run = TrainingRun(recipe, resume=resume, rank=rank, world_size=world_size, provenance=provenance)
     with run.reporting(show_progress):
         while not run.finished:
             run.train_epoch()
@@ -57,9 +58,11 @@ class TrainingRun:
     """The state of one training run: model, optimizer, the wrapped model for DDP/FSDP, and the loop counters (step,
     epoch, batches of the epoch already trained on when resuming)."""
 
-    def __init__(self, recipe: RecipeConfig, *, resume: bool, rank: int, world_size: int):
+    def __init__(self, recipe: RecipeConfig, *, resume: bool, rank: int, world_size: int,
+                 provenance: "dict | None" = None):
         cfg = recipe.train
         self.recipe, self.cfg, self.rank, self.world_size = recipe, cfg, rank, world_size
+        self.provenance = provenance or {}  # recorded in the exported model's config.json
         self.out_dir = Path(cfg.out_dir)
         self.strategy = dist.resolve_strategy(cfg.strategy, world_size)
         if cfg.grad_accum < 1:
@@ -215,10 +218,10 @@ class TrainingRun:
         final = dist.export_model(self.model, self.recipe, self.strategy, self.rank)
         if self.rank != 0:
             return self.out_dir / "model"
-        extra = {"trained_steps": self.step}
+        provenance = {**self.provenance, "trained_steps": self.step}
         if self.recipe.data.valid:
-            extra["valid_loss"] = evaluate_loss(final.to(self.device), self.recipe, self.device)
-        return save_model(final.cpu().eval(), self.recipe, self.out_dir / "model", extra)
+            provenance["figures"] = {"valid_loss": evaluate_loss(final.to(self.device), self.recipe, self.device)}
+        return save_model(final.cpu().eval(), self.recipe, self.out_dir / "model", provenance)
 
 
 @torch.no_grad()
