@@ -9,16 +9,12 @@ X -> English decoding BLEU against the English reference; encode/decode sentence
 import argparse
 import json
 import random
-import resource
 import sys
 import time
 
 from encoders.languages import CJK_LANGS, normalize_lang, short_code
 from encoders.shared.atomic import atomic_write_text
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from lcm.bench.measure import peak_rss_mb
 
 
 def bleu(hyps: list[str], refs: list[str], lang: str) -> float:

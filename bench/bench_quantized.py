@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from encoders.shared.atomic import atomic_path
+from lcm.bench.measure import peak_rss_mb, rss_mb
 from quantized_head import ResidualVQ
 
 CORPUS = Path("~/.cache/lcm-toolkit/corpora/documents.jsonl").expanduser()
@@ -31,12 +32,7 @@ CACHE = Path("~/.cache/lcm-toolkit/bench").expanduser()  # encoded concepts, so 
 
 def rss_gib() -> tuple[float, float]:
     """(current, peak) resident memory of this process in GiB."""
-    current = 0.0
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                current = int(line.split()[1]) / 2**20
-    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return rss_mb() / 1024, peak_rss_mb() / 1024
 
 
 def cpu_seconds() -> float:

@@ -1,5 +1,7 @@
 """Story planning: the next N concepts of a story, one by one or by parallel plan diffusion, and a PCA plot of them."""
 
+from dataclasses import replace
+
 import torch
 
 from encoders.errors import InputError
@@ -19,7 +21,7 @@ def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, ge
 
         check_prompts([prompt], model.cfg.concept_dim)
         return prompt, parallel_plan(model, prompt, n_new, parallel, gen.head_options, gen.seed)
-    (plan,), _ = generate(model, [prompt], GenerationConfig(**{**gen.__dict__, "max_new": n_new, "min_new": n_new}))
+    (plan,), _ = generate(model, [prompt], replace(gen, max_new=n_new, min_new=n_new))
     return prompt, plan
 
 
