@@ -194,7 +194,7 @@ class _RecordingCodec:
 def test_summarize_works_in_bounded_batches_and_reports_each_stage(monkeypatch):
     import lcm.apps.summarize
     from lcm.apps.summarize import DECODE_BATCH, ENCODE_BATCH, WINDOW_BATCH, summarize
-    from lcm.cli.common import PRETRAINED
+    from lcm.model.shipped import PRETRAINED
     from lcm.model.io import load_model
 
     prompts_per_call, original_generate = [], lcm.apps.summarize.generate

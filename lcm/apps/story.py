@@ -5,7 +5,18 @@ from dataclasses import replace
 import torch
 
 from encoders.errors import InputError
-from lcm.inference.generate import GenerationConfig, check_prompts, generate
+from lcm.inference.generate import GenerationConfig, check_count, check_prompts, generate
+
+
+def plan_config(parallel: "int | None", passes: int = 1, strength: float = 0.5):
+    """The parallel plan diffusion settings (--parallel K, --passes, --strength), or None to plan one by one."""
+    if parallel is None:
+        if (passes, strength) != (1, 0.5):
+            raise InputError("--passes and --strength only apply to parallel planning; add --parallel K")
+        return None
+    from diffusion_head.plan import PlanConfig
+
+    return PlanConfig(block=parallel, passes=passes, strength=strength)
 
 
 def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, gen: GenerationConfig, parallel=None):
@@ -13,8 +24,7 @@ def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, ge
 
     `parallel` (a diffusion_head.plan.PlanConfig) denoises blocks of concepts jointly instead of one after another.
     """
-    if n_new < 1:
-        raise InputError(f"-n/--sentences must be at least 1, got {n_new}")
+    check_count(n_new)
     prompt = codec.encode(sentences, src_lang)
     if parallel is not None:
         from diffusion_head.plan import parallel_plan

@@ -38,6 +38,12 @@ def _right_align(hidden: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tenso
     return hidden.gather(1, order[..., None].expand_as(hidden)), valid.gather(1, order)
 
 
+def check_count(n: int) -> None:
+    """The number of sentences to generate or plan (-n/--sentences) must be at least 1."""
+    if n < 1:
+        raise InputError(f"-n/--sentences must be at least 1, got {n}")
+
+
 def check_prompts(prompts: list[torch.Tensor], dim: int) -> None:
     if not prompts or any(len(p) == 0 for p in prompts):
         raise InputError("every prompt needs at least one concept (one sentence)")
