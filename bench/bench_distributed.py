@@ -220,9 +220,9 @@ def time_loader(recipe, steps: int, warmup: int) -> dict:
     between steps. Its concepts/s bound the trainer's; with the model's FLOPs per concept, its MFU is the ceiling it sets."""
     import torch
 
+    from encoders.shared.training import pick_device
     from lcm.data.batches import batches
     from lcm.data.shards import dataset_info
-    from encoders.shared.training import pick_device
 
     device = pick_device(recipe.train.device)
     eot = np.asarray(dataset_info(recipe.data.train)["eot"], dtype=np.float32)

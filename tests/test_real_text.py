@@ -111,6 +111,7 @@ def test_closing_quotes_stay_with_their_sentence(lang, text, expected):
 
 
 # ---- summarize on the shipped default (embedded codec) ------------------------------------------------------------
+@pytest.mark.slow
 def test_summarize_real_chinese_into_chinese_and_english(tmp_path):
     zh = DATA / "libreoffice_refs.zh.txt"
     code, out, err, _ = _lcm(["summarize", zh, "--src-lang", "zh", "--tgt-lang", "zh", "--sentences", 2], tmp_path)
