@@ -85,9 +85,9 @@ class LCM:
         return list(text)
 
     def encode(self, text: "str | list[str]", lang: str = "en") -> torch.Tensor:
-        """(N, D) concepts of a text (split into sentences) or of a list of sentences written in `lang`."""
-        src, _, _ = resolve_languages(lang, None, None)
-        check_codec_languages(self.codec, src, None)
+        """(N, D) concepts of a text (split into sentences) or of a list of sentences written in `lang` ("auto":
+        detected)."""
+        src, _ = self._languages(lang, None, text, writes=False)
         return self.codec.encode(self.sentences(text, src), src)
 
     def decode(self, concepts: torch.Tensor, lang: str = "en") -> list[str]:
@@ -137,12 +137,14 @@ class LCM:
         outline = self.codec.decode(plan, tgt)
         return Story(outline, " ".join(sentences + outline) if tgt == src else " ".join(outline), prompt, plan)
 
-    def _languages(self, src_lang: str, tgt_lang: "str | None", text: "str | list[str]") -> tuple[str, str]:
+    def _languages(self, src_lang: str, tgt_lang: "str | None", text: "str | list[str]",
+                   writes: bool = True) -> tuple[str, str]:
+        """(source, target) as the CLI resolves them; a guessed source language is a warning (the CLI's note)."""
         sample = text if isinstance(text, str) else " ".join(text)
         src, tgt, note = resolve_languages(src_lang, tgt_lang, sample)
         if note:
             warnings.warn(note, stacklevel=3)
-        check_codec_languages(self.codec, src, tgt, detected=src_lang == "auto")
+        check_codec_languages(self.codec, src, tgt if writes else None, detected=src_lang == "auto")
         return src, tgt
 
 

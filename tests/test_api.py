@@ -121,3 +121,11 @@ def test_a_language_the_codec_lacks_names_the_same_fix(capsys, tmp_path):
         m.summarize(text.read_text(), sentences=1, src_lang="hu")
     assert str(raised.value) == _cli_error(capsys, "summarize", text, "--sentences", "1", "--src-lang", "hu")
     assert "--codec sonar" in str(raised.value)
+
+
+def test_encoding_checks_only_the_source_language():
+    """The embedded codec reads Arabic but does not write it: encoding Arabic works, decoding into it is refused."""
+    m = lcm.load("base_lcm")
+    assert m.encode(["مرحبا بكم في المدينة."], lang="ar").shape == (1, 512)
+    with pytest.raises(lcm.InputError, match="--tgt-lang ar: the embedded codec does not cover"):
+        m.decode(torch.zeros(1, 512), lang="ar")
