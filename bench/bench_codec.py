@@ -8,20 +8,13 @@ X -> English decoding BLEU against the English reference; encode/decode sentence
 
 import argparse
 import json
-import os
 import random
-import resource
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from encoders.languages import CJK_LANGS, normalize_lang, short_code  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from encoders.languages import CJK_LANGS, normalize_lang, short_code
+from encoders.shared.atomic import atomic_write_text
+from lcm.bench.measure import peak_rss_mb
 
 
 def bleu(hyps: list[str], refs: list[str], lang: str) -> float:
@@ -167,9 +160,7 @@ def main(argv=None) -> int:
         results["speed"] = speed
     print_table(results)
     if args.out:
-        tmp = f"{args.out}.tmp"
-        Path(tmp).write_text(json.dumps(results, indent=1, ensure_ascii=False))
-        os.replace(tmp, args.out)
+        atomic_write_text(args.out, json.dumps(results, indent=1, ensure_ascii=False))
     return 0
 
 

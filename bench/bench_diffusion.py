@@ -12,17 +12,15 @@ DDIM at 40 steps with DPM-Solver++(2M) (and DDIM/Euler) at fewer steps, all with
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from diffusion_head import DiffusionHeadConfig, build_head  # noqa: E402
+from diffusion_head import DiffusionHeadConfig, build_head
+from encoders.shared.atomic import atomic_path, atomic_write_text
 
 CORPUS = Path.home() / ".cache/lcm-toolkit/corpora/documents.jsonl"
 CACHE = Path.home() / ".cache/lcm-toolkit/bench"
@@ -107,10 +105,8 @@ def real_documents(max_sentences: int, seed: int = 0):
             i += len(sents)
     n = sum(len(d) for split in out.values() for d in split)
     print(f"encoded {n} sentences with USE in {time.time() - t0:.1f}s")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=CACHE, delete=False) as f:
-        torch.save((out["train"], out["heldout"]), f.name)
-    os.replace(f.name, CACHE / key)
+    with atomic_path(CACHE / key) as tmp:
+        torch.save((out["train"], out["heldout"]), tmp)
     return out["train"], out["heldout"]
 
 
@@ -248,24 +244,18 @@ def main(argv=None):
               f"{100 * (r['ca'] - ref['ca']) / ref['ca']:+.2f}% | {ref['ms_per_concept'] / r['ms_per_concept']:.2f}x |")
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     payload = dict(source=source, train_steps=step, train_loss=train_loss, heldout_loss=held_loss, params=n_params,
                    heldout=len(target), seeds=seeds, baseline_ca=baseline_ca,
                    decoding=f"guidance {g:g} (and 1 for reference), rescale 0.7, sigma_init 0.6, eps_scale 1.00045", results=results)
-    with tempfile.NamedTemporaryFile("w", dir=out, delete=False, suffix=".json") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(f.name, out / "bench_diffusion.json")
+    atomic_write_text(out / "bench_diffusion.json", json.dumps(payload, indent=2))
     plot(results, baseline_ca, source, out / "bench_diffusion.png")
     print(f"wrote {out / 'bench_diffusion.png'} and {out / 'bench_diffusion.json'}")
 
 
 def plot(results, baseline_ca, source, path: Path):
-    import matplotlib
+    from lcm.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = pyplot().subplots(1, 3, figsize=(14, 4))
     guided = max(r["guidance"] for r in results)
     for sampler in sorted({r["sampler"] for r in results}):
         rs = sorted((r for r in results if r["sampler"] == sampler and r["guidance"] == guided), key=lambda r: r["steps"])
@@ -280,10 +270,7 @@ def plot(results, baseline_ca, source, path: Path):
     label = "real English documents, USE concepts" if source.startswith("real") else "synthetic sequences"
     fig.suptitle(f"Two-Tower diffusion head: held-out next concepts ({label}); guidance {guided:g}, "
                  "rescale 0.7, sigma_init 0.6, eps_scale 1.00045", fontsize=10)
-    fig.tight_layout()
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".png") as f:
-        fig.savefig(f.name, dpi=110)
-    os.replace(f.name, path)
+    save_figure(fig, path, dpi=110)
 
 
 if __name__ == "__main__":

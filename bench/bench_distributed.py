@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from encoders.shared.atomic import atomic_write_text
 from lcm.model.info import matmul_params, training_flops_per_position  # noqa: F401  (tests read them here too)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +156,7 @@ def time_train_step(recipe, steps: int, warmup: int, threads: int) -> dict:
     from lcm.data.batches import batches
     from lcm.data.shards import dataset_info
     from lcm.model.concept_model import build_model
-    from lcm.training.loop import make_optimizer, pick_device
+    from encoders.shared.training import make_optimizer, pick_device
 
     cfg, device = recipe.train, pick_device(recipe.train.device)
     old_threads = torch.get_num_threads()
@@ -208,9 +209,9 @@ def time_loader(recipe, steps: int, warmup: int) -> dict:
     between steps. Its concepts/s bound the trainer's; with the model's FLOPs per concept, its MFU is the ceiling it sets."""
     import torch
 
+    from encoders.shared.training import pick_device
     from lcm.data.batches import batches
     from lcm.data.shards import dataset_info
-    from lcm.training.loop import pick_device
 
     device = pick_device(recipe.train.device)
     eot = np.asarray(dataset_info(recipe.data.train)["eot"], dtype=np.float32)
@@ -367,10 +368,7 @@ def main(argv: "list[str] | None" = None) -> dict:
               "torch": torch.__version__, "results": results}
     print_report(report)
     out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f:
-        json.dump(report, f, indent=2)
-    os.replace(f.name, out)
+    atomic_write_text(out, json.dumps(report, indent=2))
     print(f"wrote {out}")
     return report
 

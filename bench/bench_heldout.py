@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--out", default="", help="folder for heldout.md and heldout.json")
     args = parser.parse_args()
     from lcm.eval.evaluate import evaluate
-    from lcm.cli.common import PRETRAINED
+    from lcm.model.shipped import PRETRAINED
     from lcm.model.io import load_model
 
     torch.set_num_threads(1)

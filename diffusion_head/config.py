@@ -18,6 +18,7 @@ class DiffusionHeadConfig:
 
     FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("dropout", "cond_dropout", "timestep_sampling", "timestep_logit_mean",
                                                  "timestep_logit_std", "timestep_spacing")  # keys init_from may change
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS  # old key -> new (the recipe loader names the new one)
 
     tower: str = "two_tower"  # two_tower (cross-attends the backbone) | one_tower (own transformer; backbone 0 layers)
     d_model: int = 512  # width of the denoiser

@@ -1,8 +1,11 @@
-"""The concept codec protocol: sentences <-> fixed-size vectors, shared by every backend."""
+"""The concept codec protocol: sentences <-> fixed-size vectors, shared by every backend; and the one check of
+concepts that every codec (before decoding) and the generator (before reading a prompt) make."""
 
 from typing import Protocol, runtime_checkable
 
 import torch
+
+from encoders.errors import InputError
 
 
 @runtime_checkable
@@ -20,3 +23,17 @@ class ConceptCodec(Protocol):
     def decode(self, concepts: torch.Tensor, lang: str) -> list[str]:
         """Decode (N, dim) concepts into N sentences in `lang` (any supported language)."""
         ...
+
+
+def check_concepts(concepts, dim: int, reader: str = "this codec",
+                   fix: str = "use the codec the concepts were made with") -> torch.Tensor:
+    """`concepts` as a float32 (N, dim) tensor, or an InputError that names the problem (a wrong shape: `reader`
+    expects (N, dim), then `fix`; NaN or Inf values)."""
+    concepts = torch.as_tensor(concepts)
+    if concepts.ndim != 2 or concepts.shape[1] != dim:
+        raise InputError(f"concepts have shape {tuple(concepts.shape)} but {reader} expects (N, {dim}); {fix}")
+    concepts = concepts.float()
+    if not torch.isfinite(concepts).all():
+        raise InputError("concepts contain NaN or Inf; check the model that produced them (or its normalizer), "
+                         "or re-encode the input")
+    return concepts

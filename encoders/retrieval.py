@@ -9,21 +9,11 @@ import hashlib
 import numpy as np
 import torch
 
+from encoders.base import check_concepts
 from encoders.errors import InputError
 from encoders.languages import ISO_TO_FLORES, normalize_lang
 
 ALL_LANGS = frozenset(ISO_TO_FLORES.values())
-
-
-def check_concepts(concepts: torch.Tensor, dim: int) -> torch.Tensor:
-    """Validate (N, dim) finite concepts; raise InputError naming the problem."""
-    concepts = torch.as_tensor(concepts)
-    if concepts.ndim != 2 or concepts.shape[1] != dim:
-        raise InputError(f"concepts have shape {tuple(concepts.shape)} but this codec expects (N, {dim}); "
-                         "use the codec the concepts were made with")
-    if not torch.isfinite(concepts).all():
-        raise InputError("concepts contain NaN or Inf values; regenerate them (check the model and its inputs)")
-    return concepts.float()
 
 
 class RetrievalCodec:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from encoders.base import check_concepts
 from encoders.errors import InputError
 from encoders.languages import normalize_lang
 from encoders.sonar_langs import SONAR_SPEECH_LANGS, SONAR_TEXT_LANGS, speech_code
@@ -122,13 +123,6 @@ def _card(ref: str, role: str):
     return card
 
 
-def check_concept_dim(concepts: torch.Tensor, dim: int, codec_name: str = "sonar") -> None:
-    """Raise InputError unless `concepts` is (N, dim): vectors from another codec cannot be decoded here."""
-    if concepts.ndim != 2 or concepts.shape[-1] != dim:
-        raise InputError(f"concepts of shape {tuple(concepts.shape)} cannot be decoded by the {codec_name} codec, "
-                         f"which expects (N, {dim}); encode them with the same codec (and model) you decode with")
-
-
 class SonarCodec:
     """`encoders.base.ConceptCodec` over SONAR's Text/Embedding/Speech pipelines. Build it with `load_sonar_codec`."""
 
@@ -213,7 +207,8 @@ class SonarCodec:
         flores = self._lang(lang)
         if "decoder" not in self._cards:
             raise InputError("this SONAR codec was loaded without a decoder; pass decoder=<card> to load_sonar_codec")
-        check_concept_dim(concepts, self.dim)
+        concepts = check_concepts(concepts, self.dim, "the sonar codec",
+                                  "encode them with the same codec (and model) you decode with")
         if len(concepts) == 0:
             return []
         pipeline = self._pipeline("decoder")

@@ -1,18 +1,16 @@
-"""Recipes: YAML files that map one-to-one onto these dataclasses, with dotted command-line overrides.
+"""Recipes: YAML files that map one-to-one onto these dataclasses, with dotted command-line overrides (read by the
+loader the codec recipes share, encoders.shared.recipes).
 
 A section's FINE_TUNE_FREE lists the keys that do not shape its network (regularisation, the training window, fitting
 options), so a fine-tune (train.init_from) may change them; the head sections declare theirs in their own packages.
 """
 
-import dataclasses
 import os
-import typing
 from dataclasses import dataclass, field
 from typing import ClassVar
-from pathlib import Path
 
-from diffusion_head.config import RENAMED_KEYS as DIFFUSION_RENAMED, DiffusionHeadConfig
-from encoders.errors import InputError
+from diffusion_head.config import DiffusionHeadConfig
+from encoders.shared import recipes
 from quantized_head.config import QuantizedHeadConfig
 
 
@@ -58,6 +56,8 @@ class ModelConfig:
 @dataclass
 class NormalizerConfig:
     """Robust per-dimension normalizer applied to concepts before the model (Meta's large_concept_model: gaussian_robust)."""
+
+    FINE_TUNE_FREE: ClassVar[tuple[str, ...]] = ("fit_samples",)  # a fine-tune keeps the pretrained normalizer
 
     method: str = "gaussian_robust"  # gaussian_robust (median, 0.7413*IQR) | robust (median, IQR) | standard (mean, std)
     clip: float = 0.0  # clip normalized values to [-clip, clip]; 0 disables
@@ -120,96 +120,6 @@ class RecipeConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _coerce(value, target_type, where: str):
-    """Convert a YAML/CLI value to the dataclass field's type, or raise InputError naming the key."""
-    origin = typing.get_origin(target_type)
-    try:
-        if target_type is bool:
-            if isinstance(value, str):
-                if value.lower() in ("true", "1", "yes"):
-                    return True
-                if value.lower() in ("false", "0", "no"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if target_type in (int, float, str):
-            if target_type is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return target_type(value)
-        if origin is tuple:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(_coerce(v, t, where) for v, t in zip(items, typing.get_args(target_type), strict=True))
-    except (TypeError, ValueError):
-        raise InputError(f"recipe key {where!r}: cannot use {value!r} as {getattr(target_type, '__name__', target_type)}") from None
-    return value
-
-
-def from_dict(cls, data: dict, prefix: str = ""):
-    """Build dataclass `cls` from a nested dict; an unknown key is an InputError that lists the valid ones."""
-    if not isinstance(data, dict):
-        raise InputError(f"recipe section {prefix.rstrip('.') or '<top>'!r} must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in names and cls is DiffusionHeadConfig and key in DIFFUSION_RENAMED:
-            raise InputError(f"recipe key {prefix + key!r} was renamed: use {prefix + DIFFUSION_RENAMED[key]!r}")
-        if key not in names:
-            raise InputError(f"unknown recipe key {prefix + key!r}; valid keys here: {', '.join(sorted(names))}")
-        if dataclasses.is_dataclass(hints[key]):
-            kwargs[key] = from_dict(hints[key], value or {}, prefix + key + ".")
-        else:
-            kwargs[key] = _coerce(value, hints[key], prefix + key)
-    return cls(**kwargs)
-
-
-def upgrade_exported_recipe(data: dict) -> dict:
-    """The recipe of a model exported by an older version, in today's keys and with the sizes it was built with:
-    renamed keys take their new names; fields absent then take the values those models were built with (SwiGLU
-    rounding 8 in the backbone and 1 in the denoiser, a context projection, an AdaLN final layer)."""
-    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    diffusion, model = data.setdefault("diffusion", {}), data.setdefault("model", {})
-    for old, new in DIFFUSION_RENAMED.items():
-        if old in diffusion:
-            diffusion.setdefault(new, diffusion.pop(old))
-    for key, then in (("ffn_multiple_of", 1), ("context_projection", True), ("final_adaln", True)):
-        diffusion.setdefault(key, then)
-    model.setdefault("ffn_multiple_of", 8)
-    return data
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply `section.key=value` overrides (values parsed as YAML scalars) to a nested dict."""
-    import yaml
-
-    for item in overrides:
-        if "=" not in item:
-            raise InputError(f"override {item!r} must look like section.key=value, e.g. train.steps=100")
-        dotted, raw = item.split("=", 1)
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise InputError(f"override {item!r}: {part!r} is not a section")
-        node[leaf] = yaml.safe_load(raw) if raw else ""
-    return data
-
-
-def load_recipe(path: "str | os.PathLike", overrides: list[str] = ()) -> RecipeConfig:
-    """Read a YAML recipe, apply dotted overrides, and return a validated RecipeConfig."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"recipe {str(path)!r} not found; shipped recipes are in the recipes/ folder")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise InputError(f"recipe {str(path)!r} is not valid YAML: {err}") from None
-    return from_dict(RecipeConfig, apply_overrides(data, list(overrides)))
-
-
-def to_dict(config) -> dict:
-    """Dataclass -> plain nested dict (tuples become lists), for JSON next to checkpoints."""
-    return dataclasses.asdict(config)
+def load_recipe(path: "str | os.PathLike", overrides: "list[str]" = ()) -> RecipeConfig:
+    """Read a YAML recipe, apply dotted overrides, and return a validated RecipeConfig (encoders.shared.recipes)."""
+    return recipes.load_recipe(RecipeConfig, path, overrides)

@@ -1,7 +1,8 @@
-"""matplotlib on demand (Agg backend, imported inside the call) and atomic PNG writes, for the training and bench plots."""
+"""matplotlib on demand (Agg backend, imported inside the call) and atomic PNG writes, for every plot we write."""
 
-import os
 from pathlib import Path
+
+from encoders.shared.atomic import atomic_path
 
 
 def pyplot():
@@ -13,14 +14,12 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: "str | Path") -> Path:
+def save_figure(fig, path: "str | Path", dpi: int = 120) -> Path:
     """Write the figure to a temp file in the same folder, then rename it over `path`."""
     plt = pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

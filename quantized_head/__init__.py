@@ -1,10 +1,10 @@
 """Quantized next-concept heads: residual VQ of concepts + Quant-LCM-d (discrete) / Quant-LCM-c (continuous)."""
 
-from quantized_head.config import QuantizedHeadConfig
+from quantized_head.config import QuantizedHeadConfig, QuantizedSampleConfig
 from quantized_head.heads import QuantizedHead
 from quantized_head.rvq import ResidualVQ
 
-__all__ = ["QuantizedHeadConfig", "QuantizedHead", "ResidualVQ", "build_head"]
+__all__ = ["QuantizedHeadConfig", "QuantizedHead", "QuantizedSampleConfig", "ResidualVQ", "build_head"]
 
 
 def build_head(cfg: QuantizedHeadConfig, d_model: int, concept_dim: int) -> QuantizedHead:

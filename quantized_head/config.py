@@ -1,4 +1,6 @@
-"""Config of the quantized next-concept head (Quant-LCM-d / Quant-LCM-c). Imports only dataclasses, so it is cheap."""
+"""Configs of the quantized next-concept head (Quant-LCM-d / Quant-LCM-c): one for the model and its training (the
+recipe's `quantized:` section), one for decoding (keyword arguments of `head.sample`). Imports only dataclasses, so
+it is cheap."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -26,3 +28,18 @@ class QuantizedHeadConfig:
     num_layers: int = 2  # residual MLP blocks of the code predictor
     dropout: float = 0.0  # dropout inside the code predictor during training
     cond_dropout: float = 0.1  # probability of dropping the backbone state in training (gives CFG an unconditional pass)
+
+
+@dataclass
+class QuantizedSampleConfig:
+    """Decoding options of the quantized head; the defaults sample plainly (no temperature, top-k or guidance)."""
+
+    guidance_scale: float = 1.0  # classifier-free guidance scale; 1 = no guidance, 0 = unconditional
+    top_k: "int | None" = None  # keep the k most likely units per codebook; None = all
+    temperature: float = 1.0  # discrete: softmax temperature; 0 = greedy
+    mode: str = "nearest"  # continuous: nearest (the unit closest to the predicted residual) | sample
+    beta: float = 1.0  # continuous, mode=sample: inverse temperature of p ~ exp(-beta * ||c - r||)
+
+
+DISCRETE_OPTIONS = ("temperature", "top_k", "guidance_scale")  # the QuantizedSampleConfig fields each variant takes
+CONTINUOUS_OPTIONS = ("mode", "beta", "top_k", "guidance_scale")

@@ -13,11 +13,30 @@ from torch.nn import functional as F
 
 from encoders.errors import InputError
 from quantized_head import sampling
-from quantized_head.config import QuantizedHeadConfig
+from quantized_head.config import CONTINUOUS_OPTIONS, DISCRETE_OPTIONS, QuantizedHeadConfig, QuantizedSampleConfig
 from quantized_head.rvq import ResidualVQ
 
-DISCRETE_OPTS = {"temperature", "top_k", "guidance_scale"}
-CONTINUOUS_OPTS = {"mode", "beta", "top_k", "guidance_scale"}
+
+def parse_sample_options(variant: str, opts: dict) -> QuantizedSampleConfig:
+    """User decoding options -> a validated QuantizedSampleConfig (the defaults for anything not given)."""
+    allowed = DISCRETE_OPTIONS if variant == "discrete" else CONTINUOUS_OPTIONS
+    unknown = set(opts) - set(allowed)
+    if unknown:
+        raise InputError(f"the quantized head ({variant}) does not take {sorted(unknown)}; "
+                         f"its decoding options are {sorted(allowed)}")
+    o = QuantizedSampleConfig(**opts)
+    for name in ("guidance_scale", "temperature", "beta"):
+        if isinstance(getattr(o, name), bool) or not isinstance(getattr(o, name), (int, float)):
+            raise InputError(f"{name} must be a number, got {getattr(o, name)!r}")
+    if o.top_k is not None and (isinstance(o.top_k, bool) or not isinstance(o.top_k, int) or o.top_k <= 0):
+        raise InputError(f"top_k must be a positive integer (or None for no top-k filtering), got {o.top_k!r}")
+    if o.guidance_scale < 0:
+        raise InputError(f"guidance_scale must be >= 0 (1 = no guidance), got {o.guidance_scale}")
+    if o.temperature < 0:
+        raise InputError(f"temperature must be >= 0 (0 = greedy), got {o.temperature}")
+    if o.beta <= 0:
+        raise InputError(f"beta (inverse temperature of p ~ exp(-beta*||c - r||)) must be > 0, got {o.beta}")
+    return o
 
 
 class CodePredictor(nn.Module):
@@ -119,38 +138,23 @@ class QuantizedHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, hidden: torch.Tensor, mask: torch.Tensor, *, generator: torch.Generator | None = None, **opts):
-        """(B, T, d), (B, T) -> next concept (B, D), normalized. Options: see DISCRETE_OPTS / CONTINUOUS_OPTS."""
-        discrete = self.cfg.variant == "discrete"
-        allowed = DISCRETE_OPTS if discrete else CONTINUOUS_OPTS
-        unknown = set(opts) - allowed
-        if unknown:
-            raise InputError(f"the quantized head ({self.cfg.variant}) does not take {sorted(unknown)}; "
-                             f"its decoding options are {sorted(allowed)}")
-        guidance, top_k = float(opts.get("guidance_scale", 1.0)), opts.get("top_k")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
-            raise InputError(f"top_k must be a positive integer (or None for no top-k filtering), got {top_k!r}")
-        if guidance < 0:
-            raise InputError(f"guidance_scale must be >= 0 (1 = no guidance), got {guidance}")
+        """(B, T, d), (B, T) -> next concept (B, D), normalized. Options: QuantizedSampleConfig's fields (those of
+        DISCRETE_OPTIONS or CONTINUOUS_OPTIONS, by variant)."""
+        o = parse_sample_options(self.cfg.variant, opts)
         if not mask.any(1).all():
             raise InputError("every row of the context needs at least one valid position (mask all False in a row)")
         self._check_ready()
         index = mask.long().sum(1) - 1  # (B,) rows are right-padded
         h = hidden[torch.arange(hidden.shape[0], device=hidden.device), index]  # (B, d)
         cond_fn, uncond_fn = self._stage_fn(h, drop=False), self._stage_fn(h, drop=True)
-        stage_fn = sampling.cfg_fn(cond_fn, uncond_fn, guidance)
+        stage_fn = sampling.cfg_fn(cond_fn, uncond_fn, float(o.guidance_scale))
         books = self.quantizer.codebooks
-        if discrete:
-            temperature = float(opts.get("temperature", 1.0))
-            if temperature < 0:
-                raise InputError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-            codes = sampling.sample_discrete(stage_fn, books, h.shape[0], temperature=temperature, top_k=top_k,
-                                             generator=generator)
+        if self.cfg.variant == "discrete":
+            codes = sampling.sample_discrete(stage_fn, books, h.shape[0], temperature=float(o.temperature),
+                                             top_k=o.top_k, generator=generator)
         else:
-            beta = float(opts.get("beta", 1.0))
-            if beta <= 0:
-                raise InputError(f"beta (inverse temperature of p ~ exp(-beta*||c - r||)) must be > 0, got {beta}")
-            codes = sampling.sample_continuous(stage_fn, books, h.shape[0], mode=opts.get("mode", "nearest"),
-                                               beta=beta, top_k=top_k, generator=generator)
+            codes = sampling.sample_continuous(stage_fn, books, h.shape[0], mode=o.mode, beta=float(o.beta),
+                                               top_k=o.top_k, generator=generator)
         return self.quantizer.decode(codes).to(hidden.dtype)  # (B, D)
 
     # ---- internals ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ memory: the only N-sized state besides the data is the (N, K) int32 code table.
 """
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_path
 from quantized_head import kmeans
 
 
@@ -126,17 +126,9 @@ class ResidualVQ(nn.Module):
         from safetensors.torch import save_file
 
         self._check_ready()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"codebooks": self.codebooks.contiguous(), "residual_sq": self.residual_sq.contiguous()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             save_file(tensors, tmp, metadata={"format": "lcm-toolkit/residual-vq/1"})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike, dim: int | None = None) -> "ResidualVQ":

@@ -20,19 +20,12 @@ from pathlib import Path
 
 from lcm.data.corpora.doc_sources import HELD_OUT
 from lcm.data.corpora.stats import corpus_counts, markdown_table
+from lcm.data.corpora.store import write_jsonl
 
 # The embedded codec's encoder (multilingual USE v3) reads these 16 languages.
 CODEC_LANGS = "ar,de,en,es,fr,it,ja,ko,nl,pl,pt,ru,th,tr,zh"
 DROP_BIBLE_TRANSLATIONS = {"k", "3"}  # KJV 1611 and BBE 1949 duplicate the WEB chapters in English
 MIN_HELDOUT_SENTENCES = 8  # a held-out document must give several predictions
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def select(documents: Path, langs: set[str], heldout_docs: int, seed: int) -> dict[str, list[dict]]:

@@ -71,13 +71,6 @@ def lead_baseline(pairs_path: str, max_docs: int = 0) -> dict:
     return {k: sum(v) / len(v) for k, v in scores.items()} | {"documents": len(rows)}
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    os.replace(tmp, path)
-
-
 def build(rows: list[dict], kinds: tuple, licence: str, max_len: int, separator: str) -> tuple[dict, dict, dict]:
     """-> (training sequences per split, eval pairs per (split, kind), counts of what was kept and skipped)."""
     from encoders import segment
@@ -131,6 +124,7 @@ def main() -> None:
         return
     from encoders.errors import InputError
     from lcm.apps.summarize import SUMMARY_SEPARATOR
+    from lcm.data.corpora.store import write_jsonl
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     if not kinds or set(kinds) - set(KINDS):
@@ -144,9 +138,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for split, seqs in sorted(sequences.items()):
-        _write_jsonl(out / f"sum_{split}.jsonl", seqs)
+        write_jsonl(out / f"sum_{split}.jsonl", seqs)
     for (split, kind), items in sorted(pairs.items()):
-        _write_jsonl(out / f"pairs_{split}_{kind}.jsonl", items)
+        write_jsonl(out / f"pairs_{split}_{kind}.jsonl", items)
     print(f"kinds={','.join(kinds)} licence={args.licence}: {counts}; sequences per split: "
           f"{ {s: len(v) for s, v in sorted(sequences.items())} } -> {out}")
     if args.no_encode:

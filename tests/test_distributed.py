@@ -184,7 +184,7 @@ def test_tiny_presets_train_a_step(name, shards, tmp_path):
     recipe = PRESETS[name]()
     recipe.data.train, recipe.train.out_dir, recipe.train.steps = str(shards), str(tmp_path / "run"), 2
     _, _, meta = load_model(train(recipe, show_progress=False))
-    assert meta["trained_steps"] == 2
+    assert meta["provenance"]["trained_steps"] == 2
 
 
 # ---------- SLURM ----------------------------------------------------------------------------------------------------
@@ -301,8 +301,8 @@ def test_killed_rank_resumes_from_the_last_complete_checkpoint(shards, tmp_path)
 
 def _model_and_optimizer(run: Path):
     from lcm.model.concept_model import build_model
-    from lcm.model.io import read_model_config
-    from lcm.training.loop import make_optimizer
+    from lcm.model.export_config import read_model_config
+    from encoders.shared.training import make_optimizer
 
     recipe, _ = read_model_config(run / "model")
     model = build_model(recipe)
@@ -354,7 +354,8 @@ def test_killed_prepare_resumes_to_the_same_shards(tmp_path):
     out = tmp_path / "out"
     partial = sorted(p.name for p in out.glob("shard_*.parquet"))
     assert "shard_00003.parquet" in partial and "shard_00009.parquet" not in partial and not (out / "manifest.json").exists()
-    (out / "shard_00005.parquet.tmp").write_bytes(b"PAR1 torn")  # what a kill during a write leaves behind
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    (out / f".shard_00005.tmp-{int(dead)}-x1y2.parquet").write_bytes(b"PAR1 torn")  # what a kill mid-write leaves
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("shard_*.parquet")}
     _finish(_torchrun(2, "-m", "lcm", "prepare", data, "-o", out, "--docs-per-shard", "3", *codec))
     assert all(p.stat().st_mtime_ns == before[p.name] for p in out.glob("shard_*.parquet") if p.name in before)  # skipped

@@ -21,6 +21,7 @@ def run_offline(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 @needs_models
 def test_summarize_german_into_english_offline():
     out = run_offline("summarize", "examples/prodigal_son.de.txt", "--src-lang", "de", "--tgt-lang", "en",
@@ -35,6 +36,7 @@ def test_summarize_german_into_english_offline():
     assert not any(w in english.split() for w in ("und", "der", "die", "das")), english
 
 
+@pytest.mark.slow
 @needs_models
 @pytest.mark.parametrize("head", ["mse", "diffusion", "quantized"])
 def test_story_continues_english_offline(head):

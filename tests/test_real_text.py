@@ -111,6 +111,7 @@ def test_closing_quotes_stay_with_their_sentence(lang, text, expected):
 
 
 # ---- summarize on the shipped default (embedded codec) ------------------------------------------------------------
+@pytest.mark.slow
 def test_summarize_real_chinese_into_chinese_and_english(tmp_path):
     zh = DATA / "libreoffice_refs.zh.txt"
     code, out, err, _ = _lcm(["summarize", zh, "--src-lang", "zh", "--tgt-lang", "zh", "--sentences", 2], tmp_path)
@@ -194,7 +195,7 @@ class _RecordingCodec:
 def test_summarize_works_in_bounded_batches_and_reports_each_stage(monkeypatch):
     import lcm.apps.summarize
     from lcm.apps.summarize import DECODE_BATCH, ENCODE_BATCH, WINDOW_BATCH, summarize
-    from lcm.cli.common import PRETRAINED
+    from lcm.model.shipped import PRETRAINED
     from lcm.model.io import load_model
 
     prompts_per_call, original_generate = [], lcm.apps.summarize.generate

@@ -14,7 +14,8 @@ from lcm.data.batches import batches
 from lcm.data.documents import Document, load_documents
 from lcm.data.shards import read_shard, write_shard
 from lcm.model.concept_model import build_model
-from lcm.model.io import load_model, read_model_config
+from lcm.model.export_config import read_model_config
+from lcm.model.io import load_model
 from lcm.training.finetune import architecture_mismatch
 from lcm.training.loop import train
 from tests.conftest import load_script, make_documents
@@ -125,7 +126,8 @@ def test_batches_mark_summary_targets_and_skip_windows_without_one(tmp_path):
 
 
 def test_masked_positions_get_no_gradient():
-    from lcm.config import RecipeConfig, from_dict
+    from encoders.shared.recipes import from_dict
+    from lcm.config import RecipeConfig
 
     recipe = from_dict(RecipeConfig, {"codec": "hashing", "model": {"concept_dim": 16, "d_model": 32, "n_layers": 2,
                                                                      "n_heads": 4, "dropout": 0.0}})
@@ -169,7 +171,7 @@ def test_fine_tune_from_a_pretrained_model(tiny_recipe, tmp_path):
     tuned, _, meta = load_model(train(recipe, show_progress=False))  # lr 0: the weights must come back unchanged
     for (name, a), b in zip(pretrained.state_dict().items(), tuned.state_dict().values()):
         assert torch.equal(a, b), name  # normalizer and end-of-text concept included (not refitted on the new data)
-    assert meta["trained_steps"] == 3  # a fresh run (and optimizer): its own step count, not the pretrained one's
+    assert meta["provenance"]["trained_steps"] == 3  # a fresh run (and optimizer): its own step count, not the pretrained one's
     recipe.train.lr, recipe.train.out_dir = 1e-3, str(tmp_path / "ft1")
     tuned, _, _ = load_model(train(recipe, show_progress=False))
     assert not torch.equal(tuned.head.postnet.weight, pretrained.head.postnet.weight)

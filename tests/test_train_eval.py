@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from lcm.config import load_recipe
-from lcm.model.io import load_model, read_model_config
+from lcm.model.export_config import read_model_config
+from lcm.model.io import load_model
 from lcm.training.loop import train
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -25,7 +26,7 @@ def test_periodic_validation_is_logged_and_leaves_training_unchanged(tiny_shards
     assert [r["step"] for r in rows] == [2, 3, 4] and ["valid_loss" in r for r in rows] == [True, False, True]
     assert not any("valid_loss" in json.loads(line) for line in (tmp_path / "every0" / "loss_log.jsonl").read_text().splitlines())
     _, meta = read_model_config(runs[2])
-    assert rows[-1]["valid_loss"] == pytest.approx(meta["valid_loss"], rel=1e-5)  # the final model, evaluated twice
+    assert rows[-1]["valid_loss"] == pytest.approx(meta["provenance"]["figures"]["valid_loss"], rel=1e-5)  # the final model, evaluated twice
     assert rows[0]["valid_loss"] != pytest.approx(rows[-1]["valid_loss"])
     a, b = (load_model(runs[k])[0].state_dict() for k in (0, 2))
     assert all(torch.equal(a[k], b[k]) for k in a)  # the evaluation's seeding did not touch the training RNG

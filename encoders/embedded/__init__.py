@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from encoders.base import check_concepts
 from encoders.embedded.config import USE_LANGS
 from encoders.errors import InputError
 from encoders.languages import normalize_lang
@@ -70,18 +71,6 @@ class EmbeddedCodec:
         return torch.from_numpy(np.ascontiguousarray(self._encoder().encode(list(sentences)), dtype=np.float32))
 
     # ---- decoding ------------------------------------------------------------------------------------------------
-    def _check_concepts(self, concepts) -> torch.Tensor:
-        concepts = torch.as_tensor(concepts)
-        if concepts.dim() == 1:
-            concepts = concepts[None]
-        if concepts.dim() != 2 or concepts.shape[1] != self.dim:
-            raise InputError(f"concepts must have shape (N, {self.dim}) for the embedded codec, got "
-                             f"{tuple(concepts.shape)}; encode with the same codec that decodes")
-        concepts = concepts.float()
-        if not torch.isfinite(concepts).all():
-            raise InputError("concepts contain NaN or Inf; check the model that produced them (or its normalizer)")
-        return concepts
-
     def decode(self, concepts, lang: str, *, beam: int = 1, rerank: int = 0, max_len: int = 0,
                batch_size: int = 64, length_penalty: float = 1.0, no_repeat_ngram: int = 0) -> list[str]:
         """Write each concept (N, 512) as a sentence in `lang`.
@@ -95,7 +84,9 @@ class EmbeddedCodec:
 
         self._load_decoder()
         flores = normalize_lang(lang, self.languages)
-        concepts = self._check_concepts(concepts).to(self.device)
+        concepts = torch.as_tensor(concepts)
+        concepts = check_concepts(concepts[None] if concepts.ndim == 1 else concepts, self.dim,
+                                  "the embedded codec", "encode with the same codec that decodes").to(self.device)
         if beam < 1 or rerank < 0 or max_len < 0 or batch_size < 1 or no_repeat_ngram < 0:
             raise InputError("decode options must be beam >= 1, rerank >= 0, max_len >= 0, batch_size >= 1, "
                              "no_repeat_ngram >= 0")

@@ -1,9 +1,8 @@
-"""Saving and loading the decoder: resumable training checkpoints and the shipped fp16 export (atomic writes)."""
+"""Saving and loading the decoder's export: fp16 safetensors + tokenizer.json + config.json, each written atomically.
+(Resumable training checkpoints are encoders.shared.training's checkpoint folders.)"""
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -11,36 +10,10 @@ import torch
 from encoders.embedded.config import DecoderConfig
 from encoders.embedded.model import ConceptDecoder
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_path, atomic_write_text
 
 WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE = "model.safetensors", "config.json", "tokenizer.json"
 REBUILD = "rebuild it with `python -m encoders.embedded.train recipes/codec_embedded.yaml`"
-
-
-def _atomic(path: Path, write) -> None:
-    """Call write(tmp_path) on a temp file next to `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def save_checkpoint(path: "str | Path", model, optimizer, state: dict) -> None:
-    """Full training state (fp32 weights, optimizer, counters) for resuming."""
-    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}
-    _atomic(Path(path), lambda tmp: torch.save(payload, tmp))
-
-
-def load_checkpoint(path: "str | Path", map_location="cpu") -> dict:
-    try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:
-        raise InputError(f"checkpoint {str(path)!r} is unreadable ({err}); delete it to start over") from None
 
 
 def export_weights(out_dir: "str | Path", model: ConceptDecoder, tok, langs: list[str], info: dict) -> None:
@@ -52,10 +25,11 @@ def export_weights(out_dir: "str | Path", model: ConceptDecoder, tok, langs: lis
     out_dir = Path(out_dir)
     tensors = {k: v.detach().to("cpu", torch.float16).contiguous()
                for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    _atomic(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))
+    with atomic_path(out_dir / WEIGHTS_FILE) as tmp:
+        save_file(tensors, tmp)
     save_tokenizer(tok, out_dir / TOKENIZER_FILE)
     meta = {"model": dataclasses.asdict(model.cfg), "langs": langs, "info": info}
-    _atomic(out_dir / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=1)))
+    atomic_write_text(out_dir / CONFIG_FILE, json.dumps(meta, indent=1))
 
 
 def load_exported(weights_dir: "str | Path", device="cpu", dtype=torch.float32):

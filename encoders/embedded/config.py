@@ -1,11 +1,9 @@
-"""Config dataclasses of the embedded codec, and the YAML recipe loader that maps onto them one-to-one."""
+"""Config dataclasses of the embedded codec; recipes map onto them one-to-one (encoders.shared.recipes reads them)."""
 
-import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from encoders.errors import InputError
+from encoders.shared import recipes
 
 # The languages our decoder is trained to write (ISO 639-1, as parallel.jsonl keys them). USE covers all of them;
 # Hungarian is in the corpus but not in USE, so it is left out.
@@ -50,7 +48,7 @@ class TrainConfig:
     work_dir: str = "runs/codec_embedded"  # tokenizer, cached USE vectors (.npy), checkpoint and log
     export_dir: str = "runs/codec_embedded/export"  # fp16 safetensors + tokenizer.json + config.json go here
     init_from: str = ""  # a weights dir (e.g. encoders/embedded/weights) to start from when no checkpoint exists
-    resume: bool = True  # continue from work_dir/checkpoint.pt when it exists
+    resume: bool = True  # continue from work_dir/checkpoint/ when it exists
     max_minutes: float = 20.0  # wall-clock training budget (summed over resumed runs); the schedule follows it
     max_steps: int = 0  # also stop after this many optimizer steps (0 = no step limit)
     batch_size: int = 256  # examples per optimizer step
@@ -58,6 +56,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 300  # linear warmup
     weight_decay: float = 0.05  # AdamW weight decay (matrices only)
+    betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas
     grad_clip: float = 1.0  # max gradient norm
     checkpoint_minutes: float = 3.0  # save a checkpoint + export this often
     log_every: int = 50  # steps between log lines
@@ -75,73 +74,7 @@ class CodecRecipe:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _coerce(value, kind, where: str):
-    """Turn a YAML/CLI value into the field's type, or raise InputError naming the field."""
-    import yaml
-
-    origin = typing.get_origin(kind)
-    if isinstance(value, str) and kind is not str:
-        value = yaml.safe_load(value)  # CLI overrides arrive as text: 'true', '3', '[en, fr]'
-    try:
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind in (int, float, str):
-            if kind is int and isinstance(value, float) and not value.is_integer():
-                raise TypeError
-            return kind(value)
-        if origin is list:
-            (item,) = typing.get_args(kind)
-            return [_coerce(v, item, where) for v in value]
-    except (TypeError, ValueError):
-        pass
-    raise InputError(f"{where}: {value!r} is not a valid {getattr(kind, '__name__', kind)}; fix the recipe or override")
-
-
-def _fill(cls, values: dict, where: str):
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown key(s) {unknown} in {where or 'recipe'}; valid keys: {sorted(known)}")
-    kwargs = {}
-    for name, value in values.items():
-        path = f"{where}.{name}" if where else name
-        if dataclasses.is_dataclass(hints[name]):
-            if not isinstance(value, dict):
-                raise InputError(f"{path} must be a mapping of its fields")
-            kwargs[name] = _fill(hints[name], value, path)
-        else:
-            kwargs[name] = _coerce(value, hints[name], path)
-    return cls(**kwargs)
-
-
 def load_recipe(path: "str | Path | None", overrides: "list[str] | None" = None) -> CodecRecipe:
     """Read a YAML recipe (or the defaults when path is None) and apply `section.key=value` overrides."""
-    import yaml
-
-    raw: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"recipe {str(path)!r} not found; pass an existing YAML file such as recipes/codec_embedded.yaml")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise InputError(f"recipe {str(path)!r} must be a mapping of sections (model, data, train)")
-    for item in overrides or []:
-        if "=" not in item:
-            raise InputError(f"override {item!r} must look like section.key=value")
-        dotted, value = item.split("=", 1)
-        parts = dotted.strip().split(".")
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise InputError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = value
-    return _fill(CodecRecipe, raw, "")
-
-
-def recipe_to_dict(recipe: CodecRecipe) -> dict:
-    return dataclasses.asdict(recipe)
+    return recipes.load_recipe(CodecRecipe, path, overrides or [],
+                               hint="pass an existing YAML file such as recipes/codec_embedded.yaml")

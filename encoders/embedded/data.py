@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_path, atomic_write_text
 
 
 def read_parallel(path: "str | Path", langs: list[str], split: str, max_units: int = 0) -> list[dict]:
@@ -73,11 +74,9 @@ def cached_vectors(texts: list[str], cache_path: Path, workers: int = 0) -> np.n
     if cache_path.is_file() and meta.is_file() and meta.read_text() == digest:
         return np.load(cache_path)
     vectors = use_encode(texts, workers)
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_path.with_suffix(".tmp.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, cache_path)
-    meta.write_text(digest)
+    with atomic_path(cache_path) as tmp:
+        np.save(tmp, vectors)
+    atomic_write_text(meta, digest)
     return vectors
 
 

@@ -32,16 +32,10 @@ def train_tokenizer(texts, langs: list[str], vocab_size: int, path: "str | Path 
 
 
 def save_tokenizer(tok, path: "str | Path") -> None:
-    import os
-    import tempfile
+    from encoders.shared.atomic import atomic_path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    tok.save(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tok.save(tmp)
 
 
 def load_tokenizer(path: "str | Path"):

@@ -4,12 +4,12 @@
 
 Steps: tokenizer (trained once, or taken from init_from) -> USE vectors of every sentence (cached .npy) ->
 AdamW with warmup + cosine over the wall-clock budget -> atomic checkpoints + fp16 export every few minutes.
-Run it again to resume from work_dir/checkpoint.pt (the step counter and the budget continue).
+Run it again to resume from work_dir/checkpoint/ (the step counter and the budget continue).
 """
 
+import contextlib
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -18,14 +18,10 @@ import torch
 
 from encoders.embedded.config import CodecRecipe, DecoderConfig, load_recipe
 from encoders.errors import InputError
+from encoders.shared.recipes import to_dict
+from encoders.shared.training import STATE_FILE, lr_at, make_optimizer, pick_device, read_checkpoint, write_checkpoint
 
-
-def lr_at(step: int, progress: float, cfg) -> float:
-    """Linear warmup over warmup_steps, then cosine from lr to lr*min_lr_ratio as progress goes 0 -> 1."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+CHECKPOINT_DIR = "checkpoint"  # work_dir/checkpoint/: model + optimizer (safetensors) + state.json
 
 
 def prepare(recipe: CodecRecipe, device):
@@ -63,27 +59,19 @@ def prepare(recipe: CodecRecipe, device):
     return tok, train.to(device), valid.to(device), lang_ids.to(device), model_cfg
 
 
-def build_model(model_cfg: DecoderConfig, recipe: CodecRecipe, device):
+def build_model(model_cfg: DecoderConfig, seed: int, init_from: str, device):
     from encoders.embedded.checkpoint import load_exported
     from encoders.embedded.model import ConceptDecoder
 
-    torch.manual_seed(recipe.train.seed)
+    torch.manual_seed(seed)
     model = ConceptDecoder(model_cfg).to(device)
-    if recipe.train.init_from:
-        init, _, _ = load_exported(recipe.train.init_from, device=device)
+    if init_from:
+        init, _, _ = load_exported(init_from, device=device)
         if init.cfg != model_cfg:
-            raise InputError(f"init_from {recipe.train.init_from!r} has config {init.cfg}, the recipe asks for "
+            raise InputError(f"init_from {init_from!r} has config {init.cfg}, the recipe asks for "
                              f"{model_cfg}; make the recipe's model section match or drop init_from")
         model.load_state_dict(init.state_dict())
     return model
-
-
-def make_optimizer(model, tc):
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused = next(model.parameters()).device.type == "cuda"
-    return torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), fused=fused)
 
 
 @torch.no_grad()
@@ -104,102 +92,130 @@ def valid_loss(model, valid, lang_ids, batch_size: int, autocast) -> float:
     return total / max(count, 1)
 
 
+class Trainer:
+    """One run of decoder training, fresh or resumed from work_dir/checkpoint/: built by __init__, advanced by step(),
+    reported by log() every log_every steps, saved (checkpoint + export) every checkpoint_minutes and at the end."""
+
+    def __init__(self, recipe: CodecRecipe):
+        self.recipe, tc = recipe, recipe.train
+        self.device = pick_device(tc.device)
+        self.work = Path(tc.work_dir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.tok, self.train_t, self.valid_t, self.lang_ids, model_cfg = prepare(recipe, self.device)
+        checkpoint = self.work / CHECKPOINT_DIR
+        resuming = tc.resume and (checkpoint / STATE_FILE).is_file()
+        if tc.resume and not resuming and (self.work / "checkpoint.pt").is_file():
+            raise InputError(f"{self.work / 'checkpoint.pt'} was written by an older version (a pickle, which this one "
+                             "does not load); delete it to start over, or set train.resume=false")
+        self.model = build_model(model_cfg, tc.seed, "" if resuming else tc.init_from, self.device)
+        self.optimizer = make_optimizer(self.model, tc, fused=self.device.type == "cuda")
+        self.state = {"step": 0, "elapsed_s": 0.0, "epoch": 0, "batch_in_epoch": 0, "loss": None}
+        if resuming:
+            self.state = read_checkpoint(checkpoint, self.model, self.optimizer, self.device)
+            print(f"resumed from {checkpoint} at step {self.state['step']} "
+                  f"({self.state['elapsed_s'] / 60:.1f} min trained)", flush=True)
+        print(f"decoder: {self.model.num_params() / 1e6:.1f}M parameters on {self.device}", flush=True)
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.device.type == "cuda" \
+            else contextlib.nullcontext
+        self.gen = torch.Generator(device=self.device).manual_seed(tc.seed + 1000 * self.state["epoch"])
+        self.batches = self._epoch_batches()
+        self.budget_s = tc.max_minutes * 60
+        self.run_start = self.last_save = self.window_start = time.time()
+        self.start_elapsed, self.elapsed = self.state["elapsed_s"], self.state["elapsed_s"]
+        self.loss_sum, self.n_steps, self.n_tokens = torch.zeros((), device=self.device), 0, 0
+        self.lr, self.record = 0.0, {}
+        self.model.train()
+
+    def _epoch_batches(self) -> list:
+        from encoders.embedded.data import epoch_batches
+
+        return epoch_batches(self.train_t, self.recipe.train.batch_size, self.gen)
+
+    def done(self) -> bool:
+        """Whether the wall-clock budget (summed over resumed runs) or train.max_steps is reached."""
+        tc = self.recipe.train
+        self.elapsed = self.start_elapsed + time.time() - self.run_start
+        return self.elapsed >= self.budget_s or bool(tc.max_steps and self.state["step"] >= tc.max_steps)
+
+    def step(self) -> None:
+        """One optimizer step on the next batch; a new epoch is reproducibly shuffled from (seed, epoch)."""
+        from encoders.embedded.data import make_batch
+
+        tc, data, state = self.recipe.train, self.recipe.data, self.state
+        if state["batch_in_epoch"] >= len(self.batches):
+            state["epoch"], state["batch_in_epoch"] = state["epoch"] + 1, 0
+            self.gen.manual_seed(tc.seed + 1000 * state["epoch"])
+            self.batches = self._epoch_batches()
+        targets = self.batches[state["batch_in_epoch"]]
+        state["batch_in_epoch"] += 1
+        concepts, lang_col, tokens, lengths = make_batch(self.train_t, targets, data.auto_encode_prob, data.noise_max,
+                                                         self.gen)
+        self.lr = lr_at(state["step"], tc, progress=self.elapsed / self.budget_s)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        with self.autocast():
+            loss = self.model.loss(concepts, self.lang_ids[lang_col], tokens, lengths)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.optimizer.step()
+        state["step"] += 1
+        self.loss_sum += loss.detach()
+        self.n_steps += 1
+        self.n_tokens += tokens.shape[0] * tokens.shape[1]  # padded target tokens (what the GPU computes)
+
+    def valid_loss(self) -> float:
+        return round(valid_loss(self.model, self.valid_t, self.lang_ids, self.recipe.train.batch_size, self.autocast), 4)
+
+    def log(self, final: bool) -> None:
+        """Print and append one log line for the steps since the last; save when due (always when `final`)."""
+        tc, state = self.recipe.train, self.state
+        seconds = max(time.time() - self.window_start, 1e-9)
+        state["loss"] = round(float(self.loss_sum) / self.n_steps, 4)
+        self.record = {"step": state["step"], "epoch": state["epoch"], "loss": state["loss"], "lr": self.lr,
+                       "tokens_per_s": round(self.n_tokens / seconds), "minutes": round(self.elapsed / 60, 2)}
+        self.loss_sum.zero_()
+        self.n_steps, self.n_tokens = 0, 0
+        save_due = final or time.time() - self.last_save >= tc.checkpoint_minutes * 60
+        if save_due or state["step"] % (tc.log_every * 10) == 0:
+            self.record["valid_loss"] = self.valid_loss()
+        print(json.dumps(self.record), flush=True)
+        with open(self.work / "log.jsonl", "a") as f:
+            f.write(json.dumps(self.record) + "\n")
+        if save_due:
+            self.save()
+            self.last_save = time.time()
+            print(f"saved checkpoint at step {state['step']}", flush=True)
+        self.window_start = time.time()
+
+    def save(self) -> None:
+        """The checkpoint (to resume from) and the fp16 export (to decode with), each written atomically."""
+        from encoders.embedded.checkpoint import export_weights
+
+        self.state["elapsed_s"] = self.start_elapsed + time.time() - self.run_start
+        self.state["saved_step"] = self.state["step"]
+        write_checkpoint(self.work / CHECKPOINT_DIR, self.model, self.optimizer, self.state)
+        export_weights(self.recipe.train.export_dir, self.model, self.tok, self.recipe.data.langs,
+                       {**self.record, "recipe": to_dict(self.recipe)})
+
+    def finish(self) -> dict:
+        """Log the last steps and save, unless the last log already saved this step; the last log record."""
+        if self.n_steps:
+            self.log(final=True)
+        if self.state.get("saved_step") != self.state["step"]:
+            self.record = {**self.record, "valid_loss": self.valid_loss()}
+            self.save()
+        return self.record
+
+
 def train(recipe: CodecRecipe) -> dict:
     """Run (or resume) training until the budget is spent; returns the last log record."""
-    import contextlib
-
-    from encoders.embedded.checkpoint import export_weights, load_checkpoint, save_checkpoint
-    from encoders.embedded.data import epoch_batches, make_batch
-
-    tc = recipe.train
-    device = torch.device("cuda" if tc.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if tc.device == "auto" else tc.device))
-    work = Path(tc.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    tok, train_t, valid_t, lang_ids, model_cfg = prepare(recipe, device)
-    ckpt_path = work / "checkpoint.pt"
-    resuming = tc.resume and ckpt_path.is_file()
-    if resuming:
-        recipe_for_model = dataclasses.replace(recipe, train=dataclasses.replace(tc, init_from=""))
-        model = build_model(model_cfg, recipe_for_model, device)
-    else:
-        model = build_model(model_cfg, recipe, device)
-    optimizer = make_optimizer(model, tc)
-    state = {"step": 0, "elapsed_s": 0.0, "epoch": 0, "batch_in_epoch": 0, "loss": None}
-    if resuming:
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state = ckpt["state"]
-        print(f"resumed from {ckpt_path} at step {state['step']} ({state['elapsed_s'] / 60:.1f} min trained)", flush=True)
-    print(f"decoder: {model.num_params() / 1e6:.1f}M parameters on {device}", flush=True)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else contextlib.nullcontext
-    gen = torch.Generator(device=device).manual_seed(tc.seed + 1000 * state["epoch"])
-    budget_s = tc.max_minutes * 60
-    log_path = work / "log.jsonl"
-    model.train()
-
-    def save(record):
-        state["saved_step"] = state["step"]
-        save_checkpoint(ckpt_path, model, optimizer, state)
-        export_weights(tc.export_dir, model, tok, recipe.data.langs, {**record, "recipe": dataclasses.asdict(recipe)})
-
-    run_start, last_save = time.time(), time.time()
-    start_elapsed = state["elapsed_s"]
-    batches = epoch_batches(train_t, tc.batch_size, gen)
-    loss_sum, n_steps, n_tokens, window_start = torch.zeros((), device=device), 0, 0, time.time()
-    record = {}
-    while True:
-        elapsed = start_elapsed + time.time() - run_start
-        done = elapsed >= budget_s or bool(tc.max_steps and state["step"] >= tc.max_steps)
-        if not done:
-            if state["batch_in_epoch"] >= len(batches):  # next epoch, reproducibly shuffled
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-                gen.manual_seed(tc.seed + 1000 * state["epoch"])
-                batches = epoch_batches(train_t, tc.batch_size, gen)
-            targets = batches[state["batch_in_epoch"]]
-            state["batch_in_epoch"] += 1
-            concepts, lang_col, tokens, lengths = make_batch(
-                train_t, targets, recipe.data.auto_encode_prob, recipe.data.noise_max, gen)
-            lr = lr_at(state["step"], elapsed / budget_s, tc)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with autocast():
-                loss = model.loss(concepts, lang_ids[lang_col], tokens, lengths)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            optimizer.step()
-            state["step"] += 1
-            loss_sum += loss.detach()
-            n_steps += 1
-            n_tokens += tokens.shape[0] * tokens.shape[1]  # padded target tokens (what the GPU computes)
-        if n_steps and (done or state["step"] % tc.log_every == 0):
-            dt = max(time.time() - window_start, 1e-9)
-            state["loss"] = round(float(loss_sum) / n_steps, 4)
-            record = {"step": state["step"], "epoch": state["epoch"], "loss": state["loss"], "lr": lr,
-                      "tokens_per_s": round(n_tokens / dt), "minutes": round(elapsed / 60, 2)}
-            loss_sum.zero_()
-            n_steps, n_tokens = 0, 0
-            save_due = done or time.time() - last_save >= tc.checkpoint_minutes * 60
-            if save_due or state["step"] % (tc.log_every * 10) == 0:
-                record["valid_loss"] = round(valid_loss(model, valid_t, lang_ids, tc.batch_size, autocast), 4)
-            print(json.dumps(record), flush=True)
-            with open(log_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if save_due:
-                state["elapsed_s"] = start_elapsed + time.time() - run_start
-                save(record)
-                last_save = time.time()
-                print(f"saved checkpoint at step {state['step']}", flush=True)
-            window_start = time.time()
-        if done:
-            if state.get("saved_step") != state["step"]:
-                record = {**record, "valid_loss": round(valid_loss(model, valid_t, lang_ids, tc.batch_size, autocast), 4)}
-                state["elapsed_s"] = start_elapsed + time.time() - run_start
-                save(record)
-            return record
+    run = Trainer(recipe)
+    while not run.done():
+        run.step()
+        if run.state["step"] % recipe.train.log_every == 0:
+            run.log(final=False)
+    return run.finish()
 
 
 def main(argv=None) -> int:

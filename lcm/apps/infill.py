@@ -1,5 +1,7 @@
 """Concept-space editing: spherical interpolation between two sentences, and infilling a gap between two passages."""
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 
@@ -33,8 +35,8 @@ def infill(model, before: torch.Tensor, after: torch.Tensor, n_gap: int, gen: Ge
         raise InputError("infilling needs at least one sentence before the gap, one after it, and a gap of at least 1")
     pool = []
     for seed in range(candidates):
-        (cont,), _ = generate(model, [before], GenerationConfig(**{**gen.__dict__, "max_new": n_gap, "min_new": n_gap,
-                                                                    "eot_threshold": 0, "seed": (gen.seed or 0) + seed}))
+        (cont,), _ = generate(model, [before], replace(gen, max_new=n_gap, min_new=n_gap, eot_threshold=0,
+                                                       seed=(gen.seed or 0) + seed))
         pool.append(cont)
         for pull in (0.25, 0.5):  # the same continuation, bent towards the sentence that follows the gap
             pool.append(torch.stack([interpolate(c, after[0], 5)[int(pull * 4)] for c in cont]))
@@ -42,7 +44,6 @@ def infill(model, before: torch.Tensor, after: torch.Tensor, n_gap: int, gen: Ge
     scores = []
     for cand in pool:
         context = torch.cat([before, cand])
-        (pred,), _ = generate(model, [context], GenerationConfig(**{**gen.__dict__, "max_new": len(target),
-                                                                     "min_new": len(target), "eot_threshold": 0}))
+        (pred,), _ = generate(model, [context], replace(gen, max_new=len(target), min_new=len(target), eot_threshold=0))
         scores.append((pred[: len(target)] - target).norm(dim=-1).mean().item())
     return pool[int(torch.tensor(scores).argmin())]

@@ -1,11 +1,22 @@
 """Story planning: the next N concepts of a story, one by one or by parallel plan diffusion, and a PCA plot of them."""
 
-import os
+from dataclasses import replace
 
 import torch
 
 from encoders.errors import InputError
-from lcm.inference.generate import GenerationConfig, check_prompts, generate
+from lcm.inference.generate import GenerationConfig, check_count, check_prompts, generate
+
+
+def plan_config(parallel: "int | None", passes: int = 1, strength: float = 0.5):
+    """The parallel plan diffusion settings (--parallel K, --passes, --strength), or None to plan one by one."""
+    if parallel is None:
+        if (passes, strength) != (1, 0.5):
+            raise InputError("--passes and --strength only apply to parallel planning; add --parallel K")
+        return None
+    from diffusion_head.plan import PlanConfig
+
+    return PlanConfig(block=parallel, passes=passes, strength=strength)
 
 
 def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, gen: GenerationConfig, parallel=None):
@@ -13,40 +24,32 @@ def plan_story(model, codec, sentences: list[str], src_lang: str, n_new: int, ge
 
     `parallel` (a diffusion_head.plan.PlanConfig) denoises blocks of concepts jointly instead of one after another.
     """
-    if n_new < 1:
-        raise InputError(f"-n/--sentences must be at least 1, got {n_new}")
+    check_count(n_new)
     prompt = codec.encode(sentences, src_lang)
     if parallel is not None:
         from diffusion_head.plan import parallel_plan
 
         check_prompts([prompt], model.cfg.concept_dim)
         return prompt, parallel_plan(model, prompt, n_new, parallel, gen.head_options, gen.seed)
-    (plan,), _ = generate(model, [prompt], GenerationConfig(**{**gen.__dict__, "max_new": n_new, "min_new": n_new}))
+    (plan,), _ = generate(model, [prompt], replace(gen, max_new=n_new, min_new=n_new))
     return prompt, plan
 
 
 
 def plot_trajectory(real: torch.Tensor, generated: torch.Tensor, path: str, title: str = "concept trajectory") -> None:
     """PCA of the opening (real) and planned (generated) concepts, connected in order, written to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lcm.plotting import pyplot, save_figure
 
     allc = torch.cat([real, generated]).float()
     centered = allc - allc.mean(0)
     _, _, v = torch.linalg.svd(centered, full_matrices=False)
     xy = (centered @ v[:2].T).numpy()  # (N, 2)
     n = len(real)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     ax.plot(xy[:n, 0], xy[:n, 1], "o-", color="tab:blue", label="input")
     ax.plot(xy[n - 1:, 0], xy[n - 1:, 1], "s--", color="tab:orange", label="planned")
     for i, (x, y) in enumerate(xy):
         ax.annotate(str(i + 1), (x, y), fontsize=7)
     ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
     ax.legend()
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

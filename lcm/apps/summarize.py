@@ -1,6 +1,6 @@
 """Multilingual summarization (encode -> LCM -> decode), hierarchical for long inputs, with source alignment."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -76,14 +76,14 @@ def summarize(model, codec, sentences: list[str], src_lang: str, tgt_lang: str, 
     while len(context) > window:  # hierarchical: each window shrinks to its share of the summary, then recurse
         chunks = [context[i:i + window] for i in range(0, len(context), window)]
         per_chunk = max(1, min(window // 4, -(-window // len(chunks))))
-        window_gen = GenerationConfig(**{**gen.__dict__, "max_new": per_chunk, "min_new": per_chunk})
+        window_gen = replace(gen, max_new=per_chunk, min_new=per_chunk)
         stage = "windows" if level == 1 else f"windows, pass {level}"
         outs = [o for batch in _batched(chunks, WINDOW_BATCH, stage, progress)
                 for o in generate(model, [torch.cat([c, separator]) for c in batch], window_gen)[0]]
         context = torch.cat([o for o in outs if len(o)]) if any(len(o) for o in outs) else context[:window]
         level += 1
     (out,), (stopped,) = generate(model, [torch.cat([context, separator])],
-                                  GenerationConfig(**{**gen.__dict__, "max_new": n_out, "min_new": n_out}))
+                                  replace(gen, max_new=n_out, min_new=n_out))
     if progress:
         progress("summary", 1, 1)
     alignment = align(out, concepts)

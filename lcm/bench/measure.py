@@ -8,14 +8,34 @@ from contextlib import contextmanager
 
 
 def _status_mb(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
 
 
-def _reset_peak_rss() -> bool:
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (VmRSS)."""
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM, the kernel's high-water mark (since the start, or since
+    reset_peak_rss), else ru_maxrss where /proc is missing."""
+    peak, current = _status_mb("VmHWM"), rss_mb()
+    if math.isnan(peak):  # no /proc (not Linux)
+        import resource
+        import sys
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+    return max(peak, current)  # the high-water mark lags RSS by a page-counter batch
+
+
+def reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS counter (VmHWM) of this process; False where that is not possible."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -27,7 +47,7 @@ def _reset_peak_rss() -> bool:
 
 class PhaseMeter:
     """Wall time and peak RSS of named phases. Peak RSS is per phase where Linux lets us reset VmHWM, else the
-    process peak so far (ru_maxrss), and the report says which."""
+    process peak so far, and the report says which."""
 
     def __init__(self, log=print):
         self.phases: dict[str, dict] = {}
@@ -36,16 +56,10 @@ class PhaseMeter:
     @contextmanager
     def phase(self, name: str):
         self.log(f"[bench] {name} ...")
-        per_phase = _reset_peak_rss()
-        start_rss, start = _status_mb("VmRSS"), time.perf_counter()
+        per_phase = reset_peak_rss()
+        start_rss, start = rss_mb(), time.perf_counter()
         yield
-        if per_phase:
-            peak = _status_mb("VmHWM")
-        else:
-            import resource
-
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        peak = max(peak, start_rss)  # the kernel's high-water mark lags RSS by a page-counter batch
+        peak = max(peak_rss_mb(), start_rss)
         self.phases[name] = {"seconds": time.perf_counter() - start, "start_rss_mb": start_rss, "peak_rss_mb": peak,
                              "peak_over_start_mb": peak - start_rss, "peak_is_per_phase": per_phase}
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from encoders.errors import InputError
+from lcm.model.shipped import DEFAULT_MODELS, PRETRAINED
 
-SHIPPED = {"mse": "base_lcm", "diffusion": "two_tower", "quantized": "quant_lcm"}  # head -> lcm/pretrained/<name>
-PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
@@ -18,10 +17,11 @@ def load_models(kind: str, dim: int, log=print) -> dict:
 
     from lcm.config import load_recipe
     from lcm.model.concept_model import build_model
-    from lcm.model.io import load_model, read_model_config
+    from lcm.model.export_config import read_model_config
+    from lcm.model.io import load_model
 
     models = {}
-    for head, name in SHIPPED.items():
+    for head, name in DEFAULT_MODELS.items():
         path = PRETRAINED / name
         shipped = kind == "shipped" and (path / "config.json").is_file()
         recipe_path = RECIPES / f"{name}_{'tiny' if kind == 'tiny' else 'embedded'}.yaml"

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_text
 from lcm.bench.config import PRESETS, BenchConfig
 from lcm.bench.measure import PhaseMeter
 from lcm.bench.models import load_models
@@ -68,12 +69,6 @@ def _config_from_args(args) -> BenchConfig:
         if getattr(cfg, key) < 1:
             raise InputError(f"--{key.replace('_', '-')} must be at least 1, got {getattr(cfg, key)}")
     return cfg
-
-
-def _write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def _codec_options(pairs: list[str] | None) -> dict:
@@ -146,7 +141,7 @@ def _run(args, cfg: BenchConfig) -> dict:
     from lcm.bench.plots import plot_bench
 
     report["plots"] = [str(p) for p in plot_bench(report, out)]
-    _write_json(report, out / "bench.json")
+    atomic_write_text(out / "bench.json", json.dumps(report, indent=2))
     print(format_report(report))
     print(f"\nwrote {out / 'bench.json'} and {len(report['plots'])} plots to {out}")
     return report

@@ -3,7 +3,6 @@
 import json
 from functools import partial
 
-from encoders.errors import InputError
 from lcm.cli.common import (add_command, codec_args, generation_args, head_options, load_codec_for, load_for_generation,
                             read_input_text, sample_text)
 
@@ -106,20 +105,14 @@ def cmd_summarize(args) -> None:
 
 def cmd_story(args) -> None:
     from encoders import segment
-    from lcm.apps.story import plan_story, plot_trajectory
+    from lcm.apps.story import plan_config, plan_story, plot_trajectory
     from lcm.inference.generate import GenerationConfig
 
     text = read_input_text(args.input)
     model, codec, src, tgt, _ = load_for_generation(args, text)
     sentences = segment(text, src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
-    parallel = None
-    if args.parallel is not None:
-        from diffusion_head.plan import PlanConfig
-
-        parallel = PlanConfig(block=args.parallel, passes=args.passes, strength=args.strength)
-    elif (args.passes, args.strength) != (1, 0.5):
-        raise InputError("--passes and --strength only apply to parallel planning; add --parallel K")
+    parallel = plan_config(args.parallel, args.passes, args.strength)
     prompt, plan = plan_story(model, codec, sentences, src, args.sentences, gen, parallel)
     text = codec.decode(plan, tgt)
     print("Outline:")

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 from encoders.errors import InputError
-
-PRETRAINED = Path(__file__).parent.parent / "pretrained"
-DEFAULT_MODELS = {"mse": "base_lcm", "diffusion": "two_tower", "quantized": "quant_lcm"}
+from lcm.model.shipped import DEFAULT_MODELS
 
 EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
     "encode": "lcm encode story.txt --lang en -o shards/\n  lcm encode corpus.jsonl docs/ --codec embedded --lang fr -o shards/",
@@ -89,27 +87,6 @@ def load_codec_for(args, model_codec: "str | None" = None):
     return load_codec(name, **_codec_options(args.codec_opt))
 
 
-def shipped_models() -> list[str]:
-    return sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file())
-
-
-def resolve_model(args) -> Path:
-    """--model DIR or the name of a shipped model (e.g. base_lcm_sum), else the shipped default model for --head."""
-    if args.model:
-        path = Path(args.model)
-        if not path.exists() and (PRETRAINED / args.model / "config.json").is_file():
-            return PRETRAINED / args.model
-        if not path.exists():
-            raise InputError(f"--model {args.model!r}: no such folder and no shipped model of that name; give a folder "
-                             f"written by `lcm train`, or one of: {', '.join(shipped_models())}")
-        return path
-    path = PRETRAINED / DEFAULT_MODELS[args.head]
-    if not (path / "config.json").is_file():
-        raise InputError(f"no shipped {args.head} model at {path}; train one with `lcm train recipes/{DEFAULT_MODELS[args.head]}_embedded.yaml` "
-                         "or pass --model DIR")
-    return path
-
-
 NOTES: "list[str]" = []  # printed to stderr after a command succeeds (an error is the only message otherwise)
 _STDIN: "list[str]" = []  # standard input, read once: language detection and the command both look at it
 
@@ -158,42 +135,16 @@ def head_options(args) -> dict:
 
 
 def load_for_generation(args, sample: "str | None" = None):
-    """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
-    from encoders.languages import AUTO, detect_language, normalize_lang, short_code
+    """Model, codec, source and target languages, model folder (lcm.api.load, as the Python API loads them).
+    `--src-lang auto` detects the language of `sample`; for audio input it takes the language Whisper heard."""
+    from encoders.languages import AUTO
+    from lcm.api import check_codec_languages, load, resolve_languages
     from lcm.data.audio_input import heard_language
-    from lcm.model.io import load_model, read_model_config
 
-    if args.src_lang == AUTO:
-        if sample is None:
-            raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
-        heard = heard_language(sample)  # audio input: the language Whisper heard
-        src, confidence = (normalize_lang(heard), 1.0) if heard else detect_language(sample)
-        if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
-            NOTES.append(f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
-                         "give --src-lang to be certain")
-    else:
-        src = normalize_lang(args.src_lang)
-    tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else src
-    model_dir = resolve_model(args)
-    _, meta = read_model_config(model_dir)
-    codec = load_codec_for(args, meta["codec"])
-    model, _, _ = load_model(model_dir, codec)
-    _check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
-    return model, codec, src, tgt, model_dir
-
-
-def _check_codec_languages(codec, src: str, tgt: str, detected: bool = False) -> None:
-    """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
-    from encoders.languages import short_code
-    from encoders.sonar_langs import SONAR_TEXT_LANGS
-
-    if codec.name == "sonar":
-        return  # the SONAR codec words its own refusals
-    source = "the input is in" if detected else "--src-lang"
-    for flag, lang, covered in ((source, src, getattr(codec, "encode_languages", codec.languages)),
-                                ("--tgt-lang", tgt, codec.languages)):
-        if lang not in covered and lang in SONAR_TEXT_LANGS:
-            shown = ", ".join(sorted(short_code(c) for c in covered))
-            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language (it covers "
-                             f"{shown}); use --codec sonar with a model trained on SONAR concepts (--model DIR), "
-                             f"which covers {len(SONAR_TEXT_LANGS)} languages")
+    heard = heard_language(sample) if args.src_lang == AUTO else None  # audio input: the language Whisper heard
+    src, tgt, note = resolve_languages(heard or args.src_lang, args.tgt_lang, sample)
+    if note:
+        NOTES.append(note)
+    m = load(args.model, head=args.head, codec=args.codec, codec_options=_codec_options(args.codec_opt))
+    check_codec_languages(m.codec, src, tgt, detected=args.src_lang == AUTO)
+    return m.model, m.codec, src, tgt, m.path

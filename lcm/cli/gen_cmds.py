@@ -3,7 +3,6 @@
 import json
 from functools import partial
 
-from encoders.errors import InputError
 from lcm.cli.common import add_command, generation_args, head_options, load_for_generation, read_input_text
 
 
@@ -22,10 +21,9 @@ def register(sub) -> None:
 
 def cmd_generate(args) -> None:
     from encoders import segment
-    from lcm.inference.generate import GenerationConfig, generate
+    from lcm.inference.generate import GenerationConfig, check_count, generate
 
-    if args.sentences < 1:
-        raise InputError(f"-n/--sentences must be at least 1, got {args.sentences}")
+    check_count(args.sentences)
     text = read_input_text(args.input)
     model, codec, src, tgt, model_dir = load_for_generation(args, text)
     sentences = segment(text, src)

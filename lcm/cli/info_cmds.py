@@ -3,7 +3,7 @@
 import json
 from functools import partial
 
-from lcm.cli.common import PRETRAINED, add_command
+from lcm.cli.common import add_command
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
 def cmd_info(args) -> None:
     from lcm.model.info import describe, format_text, resolve
 
-    recipe, meta, kind = resolve(args.target, PRETRAINED)
+    recipe, meta, kind = resolve(args.target)
     info = describe(recipe, meta)
     print(json.dumps({"name": args.target, "kind": kind, **info}, indent=2) if args.json
           else format_text(info, args.target, kind))

@@ -1,6 +1,7 @@
 """`lcm train`: a recipe (YAML or preset name) with dotted overrides; one process or under torchrun."""
 
 from functools import partial
+from pathlib import Path
 
 from lcm.cli.common import add_command
 
@@ -26,7 +27,7 @@ def cmd_train(args) -> None:
     env = init_distributed(recipe.train.device)  # under torchrun (RANK/WORLD_SIZE set): one process group per job
     try:
         out = train(recipe, resume=not args.no_resume, show_progress=not args.quiet, rank=env.rank,
-                    world_size=env.world_size)
+                    world_size=env.world_size, provenance={"recipe": Path(args.recipe).name})
     finally:
         shutdown()
     if env.rank == 0:

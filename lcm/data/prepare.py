@@ -7,11 +7,11 @@ once every shard exists. The output does not depend on the number of processes.
 
 import hashlib
 import json
-import os
 from itertools import islice
 from pathlib import Path
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_text
 
 
 def iter_jsonl_documents(path: str, *, sources=(), splits=(), langs=()):
@@ -69,7 +69,5 @@ def write_manifest(out_dir: str) -> Path:
                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
     manifest = {"shards": shards, "documents": sum(s["documents"] for s in shards),
                 "sentences": sum(s["sentences"] for s in shards)}
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / "manifest.json")
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     return out / "manifest.json"

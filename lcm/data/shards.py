@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_path
 from lcm.data.documents import Document
 
 
@@ -42,9 +43,8 @@ def write_shard(path: "str | Path", docs: list[Document], dim: int, metadata: di
     if with_start:
         columns.append(pa.array([d.loss_start or 0 for d in docs], pa.int32()))
     table = pa.Table.from_arrays(columns, schema=_schema(dim, metadata, with_start))
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def shard_paths(spec: str) -> list[Path]:

@@ -1,13 +1,13 @@
 """`lcm eval`: next-concept prediction on held-out documents with the LCM paper's metrics (l2, l2-r, CA, PAR)."""
 
 import json
-import os
 from collections import defaultdict
 
 import numpy as np
 import torch
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_text
 from lcm.eval.metrics import contrastive_accuracy, l2, neighbour_mask, paraphrasing_ratio
 
 
@@ -83,7 +83,4 @@ def evaluate(model, docs, *, codec=None, round_trip: int = 0, lang_out: str = "e
 
 
 def write_report(report: dict, path: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(report, indent=2))

@@ -5,11 +5,11 @@ other where the data has them (e.g. Wesnoth scenarios in every language), so the
 """
 
 import json
-import os
 from pathlib import Path
 
 from encoders.errors import InputError
 from encoders.languages import normalize_lang, short_code
+from encoders.shared.atomic import atomic_write_text
 from lcm.data.documents import load_documents
 from lcm.eval.evaluate import evaluate
 
@@ -53,22 +53,14 @@ def markdown_table(table: dict) -> str:
 
 def write_outputs(table: dict, out_dir: str, meta: dict) -> None:
     """xling.md, xling.json and xling.png (CA and l2 per language), each written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from lcm.plotting import pyplot, save_figure
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     for name, text in (("xling.md", markdown_table(table) + "\n"), ("xling.json", json.dumps({**meta, "rows": table}, indent=2))):
-        (out / (name + ".tmp")).write_text(text)
-        os.replace(out / (name + ".tmp"), out / name)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+        atomic_write_text(out / name, text)
+    fig, axes = pyplot().subplots(1, 2, figsize=(8, 3.2))
     langs = list(table)
     for ax, metric, title in zip(axes, ("ca", "l2"), ("contrastive accuracy (higher is better)", "l2 (lower is better)")):
         ax.bar(langs, [table[lang][metric] for lang in langs], color="tab:blue")
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "xling.tmp.png", dpi=110)
-    plt.close(fig)
-    os.replace(out / "xling.tmp.png", out / "xling.png")
+    save_figure(fig, out / "xling.png", dpi=110)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from encoders.base import check_concepts
 from encoders.errors import InputError
 
 
@@ -37,14 +38,17 @@ def _right_align(hidden: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tenso
     return hidden.gather(1, order[..., None].expand_as(hidden)), valid.gather(1, order)
 
 
+def check_count(n: int) -> None:
+    """The number of sentences to generate or plan (-n/--sentences) must be at least 1."""
+    if n < 1:
+        raise InputError(f"-n/--sentences must be at least 1, got {n}")
+
+
 def check_prompts(prompts: list[torch.Tensor], dim: int) -> None:
     if not prompts or any(len(p) == 0 for p in prompts):
         raise InputError("every prompt needs at least one concept (one sentence)")
     for p in prompts:
-        if p.ndim != 2 or p.shape[1] != dim:
-            raise InputError(f"prompt concepts have shape {tuple(p.shape)}, the model expects (N, {dim}); use the model's codec")
-        if not torch.isfinite(p).all():
-            raise InputError("prompt concepts contain NaN or Inf; re-encode the input")
+        check_concepts(p, dim, "the model", "use the model's codec")
 
 
 @torch.no_grad()

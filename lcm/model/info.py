@@ -1,15 +1,13 @@
 """What a model is: architecture, parameter counts by part, training FLOPs per concept, codec, and (for an exported
 model) what its config.json says about its training. Models are built on the meta device: no memory, no weights."""
 
+import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from lcm.config import RecipeConfig, to_dict
-
-# config.json keys that describe the file rather than the training; every other top-level key is shown as provenance
-_FILE_KEYS = ("format", "codec", "concept_dim", "parameters", "recipe")
+from lcm.config import RecipeConfig
 
 
 def matmul_params(model: nn.Module) -> int:
@@ -27,7 +25,8 @@ def _count(module) -> int:
 
 
 def describe(recipe: RecipeConfig, meta: "dict | None" = None) -> dict:
-    """A JSON-able summary of the model `recipe` builds (and of its exported config.json `meta`, if given)."""
+    """A JSON-able summary of the model `recipe` builds (and, for an exported model, the provenance in its config.json
+    `meta` as lcm.model.export_config.read_model_config gives it)."""
     from lcm.model.concept_model import build_model
 
     with torch.device("meta"):
@@ -55,29 +54,28 @@ def describe(recipe: RecipeConfig, meta: "dict | None" = None) -> dict:
             "flops_formula": "6 N + 12 L d T (PaLM app. B); N = Linear weights, T = model.max_len",
             "codec": recipe.codec, "concept_dim": cfg.concept_dim}
     if meta is not None:
-        info["training"] = {"data": recipe.data.train, "credit": recipe.data.credit, "recipe_steps": recipe.train.steps,
-                            **{k: v for k, v in meta.items() if k not in _FILE_KEYS}}
+        info["provenance"] = meta.get("provenance", {})  # free-form: data, credit, steps, settings, figures, history
     return info
 
 
-def resolve(name: str, pretrained: Path) -> "tuple[RecipeConfig, dict | None, str]":
+def resolve(name: str) -> "tuple[RecipeConfig, dict | None, str]":
     """RECIPE (YAML file), PRESET (name in lcm.model.presets) or MODEL (folder, or a shipped model's name)."""
     from encoders.errors import InputError
     from lcm.config import load_recipe
-    from lcm.model.io import read_model_config
+    from lcm.model.export_config import read_model_config
     from lcm.model.presets import PRESETS
+    from lcm.model.shipped import PRETRAINED, shipped_models
 
     path = Path(name)
-    if path.is_dir() or (not path.exists() and (pretrained / name / "config.json").is_file()):
-        recipe, meta = read_model_config(path if path.is_dir() else pretrained / name)
+    if path.is_dir() or (not path.exists() and (PRETRAINED / name / "config.json").is_file()):
+        recipe, meta = read_model_config(path if path.is_dir() else PRETRAINED / name)
         return recipe, meta, "model"
     if path.is_file():
         return load_recipe(path), None, "recipe"
     if name in PRESETS:
         return PRESETS[name](), None, "preset"
-    shipped = sorted(p.name for p in pretrained.iterdir() if (p / "config.json").is_file())
     raise InputError(f"{name!r} is not a recipe file, a preset ({', '.join(PRESETS)}) or a model folder / shipped model "
-                     f"({', '.join(shipped)})")
+                     f"({', '.join(shipped_models())})")
 
 
 def format_text(info: dict, name: str, kind: str) -> str:
@@ -94,11 +92,14 @@ def format_text(info: dict, name: str, kind: str) -> str:
     for part in ("contextualizer", "denoiser", "head", "normalizer"):
         lines.append(f"    {part:<13}{p[part]:>15,}" + ("  (statistics, not trained)" if part == "normalizer" else ""))
     lines.append(f"  FLOPs/concept  {info['flops_per_concept']:.3e}  ({info['flops_formula']})")
-    for key, value in info.get("training", {}).items():
-        if value not in ("", None):
-            text = str(value)
-            lines.append(f"  {key:<14} {text if len(text) <= 200 else text[:197] + '...'}")
+    for key, value in info.get("provenance", {}).items():  # a list of texts one per line, sections as compact JSON
+        if value in ("", None, {}, []):
+            continue
+        items = value if isinstance(value, list) and all(isinstance(v, str) for v in value) else [value]
+        for i, item in enumerate(items):
+            text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+            lines.append(f"  {key if i == 0 else '':<14} {text if len(text) <= 200 else text[:197] + '...'}")
     return "\n".join(lines)
 
 
-__all__ = ["describe", "format_text", "matmul_params", "resolve", "to_dict", "training_flops_per_position"]
+__all__ = ["describe", "format_text", "matmul_params", "resolve", "training_flops_per_position"]

@@ -1,99 +1,38 @@
-"""Exported models on disk: safetensors weights + config.json, written atomically (temp dir, then rename)."""
+"""Exported models on disk: model.safetensors + config.json (lcm.model.export_config), written atomically (temp dir,
+then rename)."""
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from encoders.errors import InputError
-from lcm.config import RecipeConfig, from_dict, to_dict, upgrade_exported_recipe
-from lcm.model.concept_model import build_model
-
-FORMAT = "lcm-toolkit/1"
-
-
-def save_tensors(tensors: dict, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+from encoders.shared.atomic import atomic_dir
+from encoders.shared.training import load_tensors, save_tensors
+from lcm.config import RecipeConfig
+from lcm.model.export_config import export_config, read_model_config, training_provenance
 
 
-def load_tensors(path: Path) -> dict:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises SafetensorError / OSError for truncated files
-        raise InputError(f"{str(path)!r} is truncated or corrupt ({err}); re-export or retrain the model") from None
-
-
-def atomic_dir(final: Path, write) -> None:
-    """Call write(tmp_dir) then rename tmp_dir to `final`, so a reader never sees a half-written directory.
-
-    Afterwards, what writers killed mid-write (e.g. SIGKILL) left beside it is removed (see _remove_dead_leftovers).
-    """
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    write(tmp)
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-    _remove_dead_leftovers(final.parent)
-
-
-def _remove_dead_leftovers(folder: Path) -> None:
-    """Delete `.NAME.tmp-PID` / `.NAME.old-PID` folders whose writer died mid-write; they are never loaded."""
-    for leftover in list(folder.glob(".*.tmp-*")) + list(folder.glob(".*.old-*")):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)  # still running (another writer in this folder): leave it
-        except ProcessLookupError:
-            shutil.rmtree(leftover, ignore_errors=True)
-        except PermissionError:  # alive, under another user
-            pass
-
-
-def save_model(model, recipe: RecipeConfig, out: "str | Path", extra: "dict | None" = None) -> Path:
-    """Export a model for inference: model.safetensors + config.json (recipe, codec, dim)."""
+def save_model(model, recipe: RecipeConfig, out: "str | Path", provenance: "dict | None" = None) -> Path:
+    """Export a model for inference: model.safetensors + config.json (architecture and provenance; lcm.model.
+    export_config). `provenance` adds to what training_provenance records (trained steps, figures, recipe name)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "codec": recipe.codec, "concept_dim": recipe.model.concept_dim,
-            "parameters": model.num_parameters(), "recipe": to_dict(recipe), **(extra or {})}
-
+    meta = export_config(recipe, training_provenance(recipe, model.num_parameters(), provenance or {}))
     half = recipe.train.export_dtype == "fp16"  # matrices only: norms, normalizer and biases stay fp32
 
     def write(tmp: Path):
         state = {k: v.half() if half and v.is_floating_point() and v.ndim >= 2 else v for k, v in model.state_dict().items()}
         save_tensors(state, tmp / "model.safetensors")
-        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     atomic_dir(out, write)
     return out
 
 
-def read_model_config(path: "str | Path") -> tuple[RecipeConfig, dict]:
-    path = Path(path)
-    cfg_file = path / "config.json"
-    if not cfg_file.is_file():
-        raise InputError(f"{str(path)!r} is not a model directory (no config.json); pass a directory written by `lcm train`")
-    try:
-        meta = json.loads(cfg_file.read_text())
-    except json.JSONDecodeError:
-        raise InputError(f"{str(cfg_file)!r} is truncated or not JSON; re-export the model") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{str(path)!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
-    return from_dict(RecipeConfig, upgrade_exported_recipe(meta["recipe"])), meta
-
-
 def load_model(path: "str | Path", codec=None):
-    """Load an exported model; with `codec`, refuse a concept-dimension (or codec) mismatch."""
+    """Load an exported model -> (model in eval mode, its architecture as a RecipeConfig, config.json in format-1
+    layout). With `codec`, refuse a concept-dimension (or codec) mismatch."""
+    from lcm.model.concept_model import build_model
+
     recipe, meta = read_model_config(path)
     if codec is not None and codec.dim != recipe.model.concept_dim:
         raise InputError(f"model {str(path)!r} was trained on {recipe.model.concept_dim}-d concepts ({meta['codec']} codec) "

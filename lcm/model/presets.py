@@ -18,8 +18,8 @@ or by name on the command line, in place of a YAML recipe:
 from pathlib import Path
 
 from diffusion_head.config import DiffusionHeadConfig
-from lcm.config import (DataConfig, ModelConfig, RecipeConfig, SlurmConfig, TrainConfig, apply_overrides, from_dict,
-                        load_recipe, to_dict)
+from encoders.shared.recipes import apply_overrides, from_dict, to_dict
+from lcm.config import DataConfig, ModelConfig, RecipeConfig, SlurmConfig, TrainConfig, load_recipe
 
 
 def _paper_scale(model: ModelConfig, out_dir: str, diffusion: "DiffusionHeadConfig | None" = None) -> RecipeConfig:

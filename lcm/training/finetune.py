@@ -3,7 +3,8 @@
 import os
 
 from encoders.errors import InputError
-from lcm.config import RecipeConfig, to_dict
+from encoders.shared.recipes import to_dict
+from lcm.config import RecipeConfig
 from lcm.model.io import load_model
 
 

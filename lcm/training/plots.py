@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from encoders.errors import InputError
+from lcm.model.export_config import read_provenance
 from lcm.plotting import pyplot, save_figure
 
 
@@ -31,14 +32,9 @@ def read_loss_log(run_dir: "str | Path") -> tuple[list[dict], dict]:
             bad += 1
     if not rows:
         raise InputError(f"{str(log)!r} has no readable loss rows (step, loss); train for at least train.log_every steps")
-    meta = {}
-    config = run_dir / "model" / "config.json"
-    if run_dir.is_dir() and config.is_file():
-        try:
-            meta = json.loads(config.read_text())
-        except json.JSONDecodeError:
-            meta = {}
-    meta["skipped_lines"] = bad
+    provenance = read_provenance(run_dir / "model") if run_dir.is_dir() else {}
+    meta = {"trained_steps": provenance.get("trained_steps"), "valid_loss": provenance.get("figures", {}).get("valid_loss"),
+            "skipped_lines": bad}
     return rows, meta
 
 
@@ -73,7 +69,7 @@ def plot_loss(run_dirs: list, out: "str | Path", smooth: float = 0.0, log_y: boo
         if periodic:  # train.eval_every
             axes[0].plot(*zip(*periodic), "o--", color=color, lw=1, ms=3, label=f"{name} valid")
         if isinstance(meta.get("valid_loss"), (int, float)):
-            at = meta.get("trained_steps", steps[-1])
+            at = meta.get("trained_steps") or steps[-1]
             axes[0].plot([at], [meta["valid_loss"]], "D", color=color, label=f"{name} valid {meta['valid_loss']:.4g}")
         lr = [(r["step"], r["lr"]) for r in rows if isinstance(r.get("lr"), (int, float))]
         if lr:

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import fields
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_text
 from lcm.config import SlurmConfig
 from lcm.model.presets import load
 
@@ -55,7 +56,6 @@ def sbatch_script(cfg: SlurmConfig, recipe: str, overrides: list[str] = (), pyth
 
 def main(argv: "list[str] | None" = None) -> int:
     import argparse
-    import os
     import sys
     from pathlib import Path
 
@@ -83,10 +83,7 @@ def main(argv: "list[str] | None" = None) -> int:
         print(text, end="")
     else:
         out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, out)
+        atomic_write_text(out, text, mode=0o755)
         Path(cfg.log_dir).mkdir(parents=True, exist_ok=True)
         print(f"wrote {out}; submit it with `sbatch {out}`")
     return 0

