@@ -40,6 +40,7 @@ def main(argv: "list[str] | None" = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(w) for w in args.words.split(",")]
     results = {}
+    segment(make_text(2000, "wrapped"), args.lang)  # warm up: the splitter compiles its rules on first use
     for shape in ("wrapped", "lines"):
         rows, previous = [], None
         for words in sizes:

@@ -201,6 +201,9 @@ class _progress_bar:
     def __enter__(self):
         from rich.errors import LiveError
 
+        if not self.bar.console.is_terminal:
+            self.bar = None  # drawn on a terminal only
+            return self
         try:
             self.bar.start()
         except LiveError:

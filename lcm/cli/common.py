@@ -4,8 +4,12 @@ Every user mistake ends in one clear `error:` line and exit code 2 (lcm.cli.main
 """
 
 import argparse
+import errno
 import json
+import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from encoders.errors import InputError
@@ -39,6 +43,67 @@ EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
 }
 
 
+# OSErrors a user's paths cause (unwritable, missing, full or read-only disk), and decoding errors of their files.
+USER_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
+USER_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+
+
+def run_command(func, args) -> int:
+    """Run one command. Every error a user can cause ends here in one `error: ...` line on stderr and exit code 2;
+    commands raise InputError (or let a user-caused OSError / UnicodeError through) and catch nothing themselves."""
+    try:
+        func(args)
+    except InputError as err:
+        return fail(str(err))
+    except UnicodeError as err:
+        return fail(f"cannot decode the input ({err}); give UTF-8 text")
+    except OSError as err:
+        if not isinstance(err, USER_OS_ERRORS) and err.errno not in USER_ERRNOS:
+            raise
+        where = f" {err.filename!r}" if err.filename else ""
+        return fail(f"cannot use{where}: {err.strerror or err}; check the path and its permissions, or choose another")
+    for note in NOTES:
+        print(note, file=sys.stderr)
+    return 0
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def check_writable(path: "str | os.PathLike", flag: str, folder: bool = False) -> Path:
+    """Refuse, before any work, an output path that cannot be written: its nearest existing ancestor must be a folder
+    in which a file can be created (tried for real, so it holds for root, read-only disks and /proc alike)."""
+    target = Path(path).expanduser()
+    if target.exists() and folder != target.is_dir():
+        raise InputError(f"{flag} {str(path)!r} is {'a file' if folder else 'a folder'}; give "
+                         f"{'a folder' if folder else 'a file name'}")
+    base = target if folder else target.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise InputError(f"{flag} {str(path)!r} cannot be written: {str(base)!r} is a file, not a folder; choose another path")
+    try:
+        handle, probe = tempfile.mkstemp(dir=base, prefix=".lcm-write-check-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a path you can write to") from None
+    if target.is_file() and not os.access(target, os.W_OK):
+        raise InputError(f"{flag} {str(path)!r} is read-only; choose another path or make it writable")
+    return target
+
+
+def stderr_progress(*columns, disable: bool = False, **options):
+    """A rich Progress on stderr (stdout carries the output), drawn only on a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, disable=disable or not console.is_terminal, **options)
+
+
 def add_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     """A subcommand parser whose --help ends with the command's EXAMPLES."""
     return sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n  " + EXAMPLES[name],
@@ -65,7 +130,7 @@ def generation_args(p: argparse.ArgumentParser, detect: bool = False) -> None:
     p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
     p.add_argument("--top-k", type=int, help="quantized head: top-k")
     p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same output (default 0)")
     codec_args(p)
 
 
@@ -118,6 +183,8 @@ def read_input_text(source: str) -> str:
 
     if source == "-":
         if not _STDIN:
+            if sys.stdin is None or sys.stdin.closed:
+                raise InputError("standard input is closed; pipe text in (e.g. `cat doc.txt | lcm ... -`) or give a file")
             _STDIN.append(sys.stdin.read())
         if not _STDIN[0].strip():
             raise InputError("standard input is empty; pipe some text in or give a file")
@@ -125,22 +192,11 @@ def read_input_text(source: str) -> str:
     return read_text_file(source)
 
 
-def sample_text(source: str) -> str:
-    """Text to detect the input's language from: stdin or the file, or the first document of a folder or JSONL."""
-    path = Path(source)
-    if source != "-" and path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl"))
-        if not files:
-            raise InputError(f"no .txt or .jsonl files found in {source!r}")
-        path, source = files[0], str(files[0])
-    text = read_input_text(source)
-    if path.suffix == ".jsonl":
-        try:
-            row = json.loads(next(line for line in text.splitlines() if line.strip()))
-        except (json.JSONDecodeError, StopIteration):
-            raise InputError(f"{source}: the first line is not a JSON object; fix it or give --src-lang") from None
-        return row.get("text") if isinstance(row.get("text"), str) else " ".join(map(str, row.get("sentences", [])))
-    return text
+def check_sentences(n: int, model) -> None:
+    """-n/--sentences must be at least 1 and at most the model's context (the longest sequence it was trained on)."""
+    limit = model.cfg.max_len
+    if not 1 <= n <= limit:
+        raise InputError(f"-n/--sentences must be between 1 and {limit} (this model's context, in concepts), got {n}")
 
 
 def head_options(args) -> dict:
@@ -148,34 +204,66 @@ def head_options(args) -> dict:
     options = {k: v for k, v in (("sampler", args.sampler), ("steps", args.steps), ("guidance_scale", args.guidance),
                                  ("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
     options.update(_codec_options(args.head_opt))
+    for key, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{key.replace('guidance_scale', 'guidance')} must be a finite number, got {value}")
     return options
+
+
+def load_model_codec(args):
+    """The model (--model or the shipped one for --head) and its codec, refusing a concept-size mismatch."""
+    from lcm.model.io import load_model, read_model_config
+
+    model_dir = resolve_model(args)
+    recipe, meta = read_model_config(model_dir)
+    codec = load_codec_for(args, meta["codec"])
+    check_codec_dim(model_dir, recipe.model.concept_dim, meta["codec"], codec)
+    model, _, _ = load_model(model_dir, codec)
+    return model, codec, model_dir
+
+
+def source_language(args, sample: "str | None", name: str = "") -> str:
+    """--src-lang as a FLORES code; `auto` detects the language of `sample` (a guess is noted after the output)."""
+    from encoders.languages import AUTO, detect_language, normalize_lang, short_code
+
+    if args.src_lang != AUTO:
+        return normalize_lang(args.src_lang)
+    if sample is None:
+        raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
+    src, confidence = detect_language(sample)
+    if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
+        of = f" of {name}" if name else ""
+        NOTES.append(f"note: the input language{of} was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
+                     "give --src-lang to be certain")
+    return src
 
 
 def load_for_generation(args, sample: "str | None" = None):
     """Model, codec, source and target languages. `--src-lang auto` detects the language of `sample`."""
-    from encoders.languages import AUTO, detect_language, normalize_lang, short_code
-    from lcm.model.io import load_model, read_model_config
+    from encoders.languages import AUTO, normalize_lang
 
-    if args.src_lang == AUTO:
-        if sample is None:
-            raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
-        src, confidence = detect_language(sample)
-        if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
-            NOTES.append(f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
-                         "give --src-lang to be certain")
-    else:
-        src = normalize_lang(args.src_lang)
+    head_options(args)  # options and language codes are checked before the model loads
+    src = source_language(args, sample)
     tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else src
-    model_dir = resolve_model(args)
-    _, meta = read_model_config(model_dir)
-    codec = load_codec_for(args, meta["codec"])
-    model, _, _ = load_model(model_dir, codec)
-    _check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
+    model, codec, model_dir = load_model_codec(args)
+    check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
     return model, codec, src, tgt, model_dir
 
 
-def _check_codec_languages(codec, src: str, tgt: str, detected: bool = False) -> None:
-    """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
+def check_codec_dim(model_dir, dim: int, model_codec: str, codec) -> None:
+    """Refuse a codec whose concepts are not the size the model was trained on, naming the fix that applies."""
+    if codec.dim == dim:
+        return
+    fix = (f"use --codec {model_codec}" if codec.name != model_codec else
+           f"give the {model_codec} codec the options the model was trained with (--codec-opt, e.g. dim={dim}), "
+           f"or a model trained on {codec.dim}-d concepts")
+    raise InputError(f"model {str(model_dir)!r} was trained on {dim}-d concepts ({model_codec} codec) but codec "
+                     f"{codec.name!r} makes {codec.dim}-d concepts; {fix}")
+
+
+def check_codec_languages(codec, src: str, tgt: str, detected: bool = False) -> None:
+    """Refuse, before any work, a language the codec cannot read or write, listing what it covers (and naming SONAR
+    where SONAR covers it)."""
     from encoders.languages import short_code
     from encoders.sonar_langs import SONAR_TEXT_LANGS
 
@@ -184,8 +272,9 @@ def _check_codec_languages(codec, src: str, tgt: str, detected: bool = False) ->
     source = "the input is in" if detected else "--src-lang"
     for flag, lang, covered in ((source, src, getattr(codec, "encode_languages", codec.languages)),
                                 ("--tgt-lang", tgt, codec.languages)):
-        if lang not in covered and lang in SONAR_TEXT_LANGS:
+        if covered and lang not in covered:
             shown = ", ".join(sorted(short_code(c) for c in covered))
-            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language (it covers "
-                             f"{shown}); use --codec sonar with a model trained on SONAR concepts (--model DIR), "
-                             f"which covers {len(SONAR_TEXT_LANGS)} languages")
+            sonar = (f"; or use --codec sonar with a model trained on SONAR concepts (--model DIR), which covers "
+                     f"{len(SONAR_TEXT_LANGS)} languages" if lang in SONAR_TEXT_LANGS else "")
+            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language; it covers "
+                             f"{shown}{sonar}")

@@ -60,6 +60,7 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
     With world_size > 1 (a process group started by distributed.init_distributed under torchrun) the model is
     wrapped by train.strategy (DDP or FSDP2); the loop is the same, and rank 0 writes checkpoints and the model.
     """
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     cfg, out_dir = recipe.train, Path(recipe.train.out_dir)
@@ -101,7 +102,7 @@ def train(recipe: RecipeConfig, *, resume: bool = True, show_progress: bool = Tr
     concepts_seen = 0
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
     progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
-                        TimeRemainingColumn(), disable=not show_progress or rank != 0)
+                        TimeRemainingColumn(), console=Console(stderr=True), disable=not show_progress or rank != 0)
     with progress, open(log_path, "a") if rank == 0 else open(os.devnull, "w") as log:
         task = progress.add_task("train", total=cfg.steps, completed=step, loss="")
         while step < cfg.steps:
