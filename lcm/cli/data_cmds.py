@@ -127,7 +127,7 @@ def cmd_decode(args) -> None:
 
 def cmd_prepare(args) -> None:
     from lcm.data.documents import input_files
-    from lcm.data.prepare import check_folder, prepare, write_manifest
+    from lcm.data.prepare import prepare, write_manifest
 
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     if args.docs_per_shard < 1:
@@ -136,11 +136,11 @@ def cmd_prepare(args) -> None:
     check_writable(args.out, "-o/--out", folder=True)
     codec = load_codec_for(args)
     filters = {"sources": tuple(args.source or ()), "splits": tuple(args.split or ()), "langs": tuple(args.doc_lang or ())}
-    check_folder(args.out, args.input, codec, args.docs_per_shard, filters, overwrite=args.overwrite and rank == 0)
     with stderr_progress(disable=rank != 0) as progress:
         task = progress.add_task(f"preparing (rank {rank}/{world})", total=None)
         written = prepare(args.input, args.out, codec, docs_per_shard=args.docs_per_shard, rank=rank, world_size=world,
-                          filters=filters, progress=lambda i, n: progress.update(task, advance=n))
+                          filters=filters, progress=lambda i, n: progress.update(task, advance=n),
+                          overwrite=args.overwrite and rank == 0)
     if world > 1:  # every rank must finish before the manifest is written
         import torch.distributed as dist
 

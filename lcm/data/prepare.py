@@ -26,14 +26,17 @@ def iter_jsonl_documents(path: str, *, sources=(), splits=(), langs=()):
 
 
 def prepare(inputs: str, out_dir: str, codec, *, docs_per_shard: int = 500, rank: int = 0, world_size: int = 1,
-            filters: "dict | None" = None, progress=None) -> list[Path]:
-    """Encode every document of `inputs` into out_dir/shard_XXXXX.parquet; returns the shards this rank wrote."""
+            filters: "dict | None" = None, progress=None, overwrite: bool = False) -> list[Path]:
+    """Encode every document of `inputs` into out_dir/shard_XXXXX.parquet; returns the shards this rank wrote.
+
+    Finished shards are kept only when the folder was prepared from the same input, codec and layout (check_folder);
+    `overwrite` deletes shards of another origin first."""
     from encoders.languages import normalize_lang
     from lcm.data.documents import EOT_SENTENCE
     from lcm.data.shards import write_shard
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_folder(out_dir, inputs, codec, docs_per_shard, filters or {}, overwrite)
     meta = {"codec": codec.name, "dim": codec.dim, "eot": codec.encode([EOT_SENTENCE], "eng_Latn")[0].tolist()}
     docs = iter_jsonl_documents(inputs, **(filters or {}))
     written, index = [], 0
@@ -65,7 +68,7 @@ def input_identity(inputs: str, codec, docs_per_shard: int, filters: dict) -> di
     with open(path, "rb") as f:
         head = hashlib.sha256(f.read(1 << 20)).hexdigest()
     return {"input": str(path), "size": path.stat().st_size, "sha256_first_mib": head, "codec": codec.name,
-            "dim": codec.dim, "docs_per_shard": docs_per_shard, "filters": {k: list(v) for k, v in sorted(filters.items())}}
+            "dim": codec.dim, "docs_per_shard": docs_per_shard, "filters": {k: list(v) for k, v in sorted(filters.items()) if v}}
 
 
 def check_folder(out_dir: str, inputs: str, codec, docs_per_shard: int, filters: dict, overwrite: bool = False) -> None:
