@@ -24,10 +24,26 @@ def load_codec(name: str, **options) -> "ConceptCodec":
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise InputError(f"codec {name!r} is not available ({err}); see the README section on codecs") from None
+    build = getattr(module, factory)
+    valid = _option_names(build)
+    unknown = sorted(set(options) - set(valid)) if valid is not None else []
+    if unknown:
+        raise InputError(f"unknown --codec-opt {', '.join(unknown)} for codec {name!r}; valid options: "
+                         f"{', '.join(valid) or 'none'}")
     try:
-        return getattr(module, factory)(**options)
+        return build(**options)
     except TypeError as err:
-        raise InputError(f"bad option for codec {name!r}: {err}") from None
+        raise InputError(f"bad option for codec {name!r}: {err}; valid options: {', '.join(valid or [])}") from None
+
+
+def _option_names(build) -> "list[str] | None":
+    """The keyword options a codec factory takes (None when it takes any)."""
+    import inspect
+
+    params = inspect.signature(build).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def __getattr__(name: str):

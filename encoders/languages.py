@@ -23,19 +23,34 @@ def normalize_lang(code: str, supported: "set[str] | frozenset[str] | tuple[str,
     """
     raw = (code or "").strip()
     key = raw.lower().replace("-", "_")
-    if key in ("zh_cn", "zh_hans"):
-        key = "zh"
-    flores = ISO_TO_FLORES.get(key)
+    flores = ISO_TO_FLORES.get(key) or _regional(key)
     if flores is None:
         # Accept a FLORES code typed in any case: 'fra_latn' -> 'fra_Latn'.
         parts = raw.replace("-", "_").split("_")
         if len(parts) == 2 and len(parts[0]) == 3 and len(parts[1]) == 4:
             flores = f"{parts[0].lower()}_{parts[1].capitalize()}"
     if flores is None or (supported is not None and flores not in supported):
-        choices = sorted(supported) if supported is not None else sorted(ISO_TO_FLORES)
-        shown = ", ".join(FLORES_TO_ISO.get(c, c) for c in choices)
-        raise InputError(f"unknown or unsupported language code {code!r}; use one of: {shown}")
+        if supported is None:
+            raise InputError(f"unknown or unsupported language code {code!r}; give an ISO 639-1 code (en, fr, zh, ...), "
+                             "a regional tag (fr-FR, zh-TW) or a FLORES-200 code (fra_Latn)")
+        shown = ", ".join(sorted(FLORES_TO_ISO.get(c, c) for c in supported))
+        raise InputError(f"unknown or unsupported language code {short_code(flores) if flores else code!r}; "
+                         f"this codec covers: {shown}")
     return flores
+
+
+TRADITIONAL_CHINESE = {"tw", "hk", "mo", "hant"}  # regions and script tag written in traditional characters
+
+
+def _regional(key: str) -> "str | None":
+    """`fr_fr` -> fra_Latn, `en_us` -> eng_Latn, `zh_tw` / `zh_hant` -> zho_Hant, `zh_cn` -> zho_Hans (BCP 47 style
+    tags: a language, then a region or script subtag)."""
+    language, _, region = key.partition("_")
+    if language not in ISO_TO_FLORES or not region.isalpha() or len(region) not in (2, 4):
+        return None
+    if language == "zh":
+        return "zho_Hant" if region in TRADITIONAL_CHINESE else "zho_Hans"
+    return ISO_TO_FLORES[language]
 
 
 def short_code(flores: str) -> str:

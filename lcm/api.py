@@ -20,9 +20,10 @@ import torch
 from encoders.errors import InputError
 
 
-def resolve_languages(src_lang: str, tgt_lang: "str | None", sample: "str | None") -> tuple[str, str, "str | None"]:
+def resolve_languages(src_lang: str, tgt_lang: "str | None", sample: "str | None",
+                      name: str = "") -> tuple[str, str, "str | None"]:
     """(source, target, note): FLORES codes; src_lang "auto" is detected from `sample`, and a guess (under 50% sure)
-    comes with a note to show the user; the target defaults to the source."""
+    comes with a note to show the user (naming the document `name` when given); the target defaults to the source."""
     from encoders.languages import AUTO, detect_language, normalize_lang, short_code
 
     note = None
@@ -31,7 +32,8 @@ def resolve_languages(src_lang: str, tgt_lang: "str | None", sample: "str | None
             raise InputError("--src-lang auto needs text to look at; give the language, e.g. --src-lang en")
         src, confidence = detect_language(sample)
         if confidence < 0.5:  # a confident detection goes without saying; a guess is said after the output
-            note = (f"note: the input language was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
+            of = f" of {name}" if name else ""
+            note = (f"note: the input language{of} was taken to be {short_code(src)}, a guess ({confidence:.0%} sure); "
                     "give --src-lang to be certain")
     else:
         src = normalize_lang(src_lang)
@@ -39,7 +41,8 @@ def resolve_languages(src_lang: str, tgt_lang: "str | None", sample: "str | None
 
 
 def check_codec_languages(codec, src: "str | None", tgt: "str | None", detected: bool = False) -> None:
-    """Refuse, before any work, a language the codec cannot read or write but SONAR can, naming that fix."""
+    """Refuse, before any work, a language the codec cannot read or write, listing what it covers (and naming SONAR
+    where SONAR covers it). A language given as None is not checked (encoding checks only the source)."""
     from encoders.languages import short_code
     from encoders.sonar_langs import SONAR_TEXT_LANGS
 
@@ -48,11 +51,12 @@ def check_codec_languages(codec, src: "str | None", tgt: "str | None", detected:
     source = "the input is in" if detected else "--src-lang"
     for flag, lang, covered in ((source, src, getattr(codec, "encode_languages", codec.languages)),
                                 ("--tgt-lang", tgt, codec.languages)):
-        if lang is not None and lang not in covered and lang in SONAR_TEXT_LANGS:
+        if lang is not None and covered and lang not in covered:
             shown = ", ".join(sorted(short_code(c) for c in covered))
-            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language (it covers "
-                             f"{shown}); use --codec sonar with a model trained on SONAR concepts (--model DIR), "
-                             f"which covers {len(SONAR_TEXT_LANGS)} languages")
+            sonar = (f"; or use --codec sonar with a model trained on SONAR concepts (--model DIR), which covers "
+                     f"{len(SONAR_TEXT_LANGS)} languages" if lang in SONAR_TEXT_LANGS else "")
+            raise InputError(f"{flag} {short_code(lang)}: the {codec.name} codec does not cover this language; it covers "
+                             f"{shown}{sonar}")
 
 
 @dataclass

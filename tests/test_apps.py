@@ -128,7 +128,7 @@ def test_infill_and_interpolate_commands(trained, tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [ln.split()[0] for ln in lines] == ["0.00", "0.50", "1.00"]
     assert lines[0].endswith("The river was near the stone.") and lines[-1].endswith("The winter was near the garden.")
-    _expect_error(capsys, ["interpolate", "a b c.", "d e f.", "--steps", "1", *HASH], "at least 2 steps")
+    _expect_error(capsys, ["interpolate", "a b c.", "d e f.", "--steps", "1", *HASH], "--steps must be between 2 and")
 
 
 def test_paraphrasing_ratio_hand_case():

@@ -115,9 +115,9 @@ class EmbeddedCodec:
         return candidates[int(cosine.argmax())]
 
 
-def load_embedded_codec(weights_dir: "str | Path | None" = None, **options) -> EmbeddedCodec:
+def load_embedded_codec(weights_dir: "str | Path | None" = None, device: str = "cpu", use_threads: int = 1) -> EmbeddedCodec:
     """The embedded codec from `weights_dir` (default: the weights shipped in encoders/embedded/weights)."""
-    return EmbeddedCodec(weights_dir, **options)
+    return EmbeddedCodec(weights_dir, device=device, use_threads=use_threads)
 
 
 __all__ = ["EmbeddedCodec", "load_embedded_codec", "WEIGHTS_DIR"]

@@ -47,9 +47,10 @@ def plot_trajectory(real: torch.Tensor, generated: torch.Tensor, path: str, titl
     n = len(real)
     fig, ax = pyplot().subplots(figsize=(6, 5))
     ax.plot(xy[:n, 0], xy[:n, 1], "o-", color="tab:blue", label="input")
-    ax.plot(xy[n - 1:, 0], xy[n - 1:, 1], "s--", color="tab:orange", label="planned")
-    for i, (x, y) in enumerate(xy):
-        ax.annotate(str(i + 1), (x, y), fontsize=7)
+    ax.plot(xy[n - 1:n + 1, 0], xy[n - 1:n + 1, 1], ":", color="gray")  # the last input leads into the plan
+    ax.plot(xy[n:, 0], xy[n:, 1], "s--", color="tab:orange", label="planned")
+    for i, (x, y) in enumerate(xy):  # inputs i1..iN; planned concepts numbered 1..K as in the outline
+        ax.annotate(f"i{i + 1}" if i < n else str(i - n + 1), (x, y), fontsize=7)
     ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
     ax.legend()
     save_figure(fig, path)

@@ -1,10 +1,15 @@
 """The application commands: `lcm summarize`, `lcm story`, `lcm infill`, `lcm interpolate`."""
 
 import json
+import os
 from functools import partial
 
-from lcm.cli.common import (add_command, codec_args, generation_args, head_options, load_codec_for, load_for_generation,
-                            read_input_text, sample_text)
+from encoders.errors import InputError
+from lcm.cli.common import (add_command, check_codec_languages, check_sentences, check_writable, codec_args,
+                            generation_args, head_options, load_codec_for, load_for_generation, load_model_codec,
+                            read_input_text, source_language)
+
+MAX_INTERPOLATION_STEPS = 1000  # each point is decoded into a sentence
 
 
 def register(sub) -> None:
@@ -52,55 +57,75 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_interpolate)
 
 
-def _input_documents(args, src: str) -> list[tuple[str, list[str]]]:
-    """(name, sentences) for a file, a folder of .txt files, stdin (-) or JSONL (one document per line)."""
+def _input_documents(args) -> list[tuple[str, str, list[str]]]:
+    """(name, language, sentences) for a file, a folder of .txt files, stdin (-) or JSONL (one document per line).
+
+    Each document is read in its own language: a JSONL row's `lang`, else --src-lang, else (auto) detected from it."""
     from encoders import segment
     from lcm.data.documents import load_documents
 
     if args.input == "-":
-        return [("stdin", segment(read_input_text("-"), src))]
-    return [(d.doc_id, d.sentences) for d in load_documents([args.input], src)]
+        text = read_input_text("-")
+        src = source_language(args, text)
+        return [("stdin", src, segment(text, src))]
+    several = os.path.isdir(args.input) or args.input.endswith(".jsonl")  # name the document a language guess is about
+    docs = [(d.doc_id, d.lang, d.sentences) for d in load_documents(
+        [args.input], args.src_lang, strict=True, detect=lambda text, name: source_language(args, text, several * name))]
+    if not docs:
+        raise InputError(f"{args.input!r} holds no document with a sentence to summarize")
+    return docs
 
 
 def cmd_summarize(args) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
+    from encoders.languages import AUTO, normalize_lang
     from lcm.apps.summarize import summarize, summary_length
-    from lcm.data.audio_input import time_span  # audio input: each entry gets the time span it draws on
     from lcm.inference.generate import GenerationConfig
 
-    model, codec, src, tgt, _ = load_for_generation(args, sample_text(args.input))
-    docs = _input_documents(args, src)
+    tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else None  # None: each document in its own language
+    if args.src_lang != AUTO:
+        normalize_lang(args.src_lang)
+    docs = _input_documents(args)
+    model, codec, _ = load_model_codec(args)
+    for _, src, _ in docs:
+        check_codec_languages(codec, src, tgt or src, detected=args.src_lang == AUTO)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
     results = []
     with Progress(console=Console(stderr=True), transient=True, disable=len(docs) < 2 and
-                  sum(len(s) for _, s in docs) < 200) as progress:
+                  sum(len(s) for _, _, s in docs) < 200) as progress:
         task = progress.add_task("summarizing", total=len(docs))
         step = progress.add_task("", total=None)  # inside one document: encoding, windows, decoding
 
         def show(stage: str, done: int, total: int) -> None:
             progress.update(step, description=f"  {stage} {done}/{total}", completed=done, total=total)
 
-        for name, sentences in docs:
+        for name, src, sentences in docs:
             n_out = summary_length(len(sentences), args.sentences, args.ratio)
             progress.update(task, description=f"summarizing {name} ({len(sentences)} sentences)")
-            summary = summarize(model, codec, sentences, src, tgt, n_out, extractive=args.extractive, gen=gen,
+            summary = summarize(model, codec, sentences, src, tgt or src, n_out, extractive=args.extractive, gen=gen,
                                 progress=show)
             results.append((name, sentences, summary))
             progress.advance(task)
     for name, sentences, summary in results:
-        if args.json:
-            print(json.dumps({"document": name, "mode": summary.mode, "summary": summary.sentences,
-                              "alignment": [{"summary_sentence": i, "closest_input_sentences": idx,
-                                             "closest_input_text": sentences[idx[0]], **time_span(name, idx)}
-                                            for i, idx in enumerate(summary.alignment)]}, ensure_ascii=False))
-        else:
-            if len(results) > 1:
-                print(f"# {name}")
-            if summary.mode == "extractive":
-                print("[extractive: the input sentences closest to the predicted summary concepts]")
-            print("\n".join(summary.sentences))
+        _print_summary(args, name, sentences, summary, several=len(results) > 1)
+
+
+def _print_summary(args, name: str, sentences: list[str], summary, several: bool) -> None:
+    from lcm.data.audio_input import time_span  # audio input: each entry gets the time span it draws on
+
+    if args.json:
+        print(json.dumps({"document": name, "mode": summary.mode, "summary": summary.sentences,
+                          "alignment": [{"summary_sentence": i, "closest_input_sentences": idx,
+                                         "closest_input_text": [sentences[j] for j in idx], **time_span(name, idx)}
+                                        for i, idx in enumerate(summary.alignment)]}, ensure_ascii=False))
+        return
+    if several:
+        print(f"# {name}")
+    if summary.mode == "extractive":
+        print("[extractive: the input sentences closest to the predicted summary concepts, in document order]")
+    print("\n".join(summary.sentences))
 
 
 def cmd_story(args) -> None:
@@ -108,8 +133,11 @@ def cmd_story(args) -> None:
     from lcm.apps.story import plan_config, plan_story, plot_trajectory
     from lcm.inference.generate import GenerationConfig
 
+    if args.plot:
+        check_writable(args.plot, "--plot")
     text = read_input_text(args.input)
     model, codec, src, tgt, _ = load_for_generation(args, text)
+    check_sentences(args.sentences, model)
     sentences = segment(text, src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
     parallel = plan_config(args.parallel, args.passes, args.strength)
@@ -118,7 +146,10 @@ def cmd_story(args) -> None:
     print("Outline:")
     for i, line in enumerate(text, 1):
         print(f"  {i}. {line}")
-    print("\nStory:\n" + " ".join(sentences + text) if tgt == src else "\nStory:\n" + " ".join(text))
+    if tgt == src:  # the opening, then the continuation as its own paragraph
+        print("\nStory:\n" + " ".join(sentences) + "\n\n" + " ".join(text))
+    else:
+        print("\nStory:\n" + " ".join(text))
     if args.plot:
         plot_trajectory(prompt, plan, args.plot, "story plan: input vs planned concepts")
         print(f"\nplot written to {args.plot}")
@@ -131,6 +162,7 @@ def cmd_infill(args) -> None:
 
     before_text = read_input_text(args.before)
     model, codec, src, tgt, _ = load_for_generation(args, before_text)
+    check_sentences(args.sentences, model)
     before = segment(before_text, src)
     after = segment(read_input_text(args.after), src)
     gen = GenerationConfig(seed=args.seed, head_options=head_options(args), eot_threshold=0)
@@ -142,8 +174,12 @@ def cmd_interpolate(args) -> None:
     from encoders.languages import normalize_lang
     from lcm.apps.infill import interpolate
 
-    codec = load_codec_for(args)
+    if not 2 <= args.steps <= MAX_INTERPOLATION_STEPS:
+        raise InputError(f"--steps must be between 2 and {MAX_INTERPOLATION_STEPS} (points on the path, each decoded "
+                         f"into a sentence), got {args.steps}")
     src, tgt = normalize_lang(args.src_lang), normalize_lang(args.tgt_lang or args.src_lang)
+    codec = load_codec_for(args)
+    check_codec_languages(codec, src, tgt)
     a, b = codec.encode([args.first, args.second], src)
     for i, text in enumerate(codec.decode(interpolate(a, b, args.steps), tgt)):
         print(f"{i / (args.steps - 1):.2f}  {text}")

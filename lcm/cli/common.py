@@ -4,8 +4,11 @@ Every user mistake ends in one clear `error:` line and exit code 2 (lcm.cli.main
 """
 
 import argparse
-import json
+import errno
+import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from encoders.errors import InputError
@@ -38,6 +41,67 @@ EXAMPLES = {  # command -> usage examples; the order is that of `lcm --help`
 }
 
 
+# OSErrors a user's paths cause (unwritable, missing, full or read-only disk), and decoding errors of their files.
+USER_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
+USER_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+
+
+def run_command(func, args) -> int:
+    """Run one command. Every error a user can cause ends here in one `error: ...` line on stderr and exit code 2;
+    commands raise InputError (or let a user-caused OSError / UnicodeError through) and catch nothing themselves."""
+    try:
+        func(args)
+    except InputError as err:
+        return fail(str(err))
+    except UnicodeError as err:
+        return fail(f"cannot decode the input ({err}); give UTF-8 text")
+    except OSError as err:
+        if not isinstance(err, USER_OS_ERRORS) and err.errno not in USER_ERRNOS:
+            raise
+        where = f" {err.filename!r}" if err.filename else ""
+        return fail(f"cannot use{where}: {err.strerror or err}; check the path and its permissions, or choose another")
+    for note in NOTES:
+        print(note, file=sys.stderr)
+    return 0
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def check_writable(path: "str | os.PathLike", flag: str, folder: bool = False) -> Path:
+    """Refuse, before any work, an output path that cannot be written: its nearest existing ancestor must be a folder
+    in which a file can be created (tried for real, so it holds for root, read-only disks and /proc alike)."""
+    target = Path(path).expanduser()
+    if target.exists() and folder != target.is_dir():
+        raise InputError(f"{flag} {str(path)!r} is {'a file' if folder else 'a folder'}; give "
+                         f"{'a folder' if folder else 'a file name'}")
+    base = target if folder else target.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise InputError(f"{flag} {str(path)!r} cannot be written: {str(base)!r} is a file, not a folder; choose another path")
+    try:
+        handle, probe = tempfile.mkstemp(dir=base, prefix=".lcm-write-check-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(f"{flag} {str(path)!r} cannot be written ({err.strerror}); choose a path you can write to") from None
+    if target.is_file() and not os.access(target, os.W_OK):
+        raise InputError(f"{flag} {str(path)!r} is read-only; choose another path or make it writable")
+    return target
+
+
+def stderr_progress(*columns, disable: bool = False, **options):
+    """A rich Progress on stderr (stdout carries the output), drawn only on a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, disable=disable or not console.is_terminal, **options)
+
+
 def add_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     """A subcommand parser whose --help ends with the command's EXAMPLES."""
     return sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n  " + EXAMPLES[name],
@@ -64,7 +128,7 @@ def generation_args(p: argparse.ArgumentParser, detect: bool = False) -> None:
     p.add_argument("--temperature", type=float, help="quantized head: sampling temperature")
     p.add_argument("--top-k", type=int, help="quantized head: top-k")
     p.add_argument("--head-opt", action="append", metavar="KEY=VALUE", help="any other head option, repeatable")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same output (default 0)")
     codec_args(p)
 
 
@@ -99,6 +163,8 @@ def read_input_text(source: str) -> str:
         return audio_text(source)
     if source == "-":
         if not _STDIN:
+            if sys.stdin is None or sys.stdin.closed:
+                raise InputError("standard input is closed; pipe text in (e.g. `cat doc.txt | lcm ... -`) or give a file")
             _STDIN.append(sys.stdin.read())
         if not _STDIN[0].strip():
             raise InputError("standard input is empty; pipe some text in or give a file")
@@ -106,24 +172,11 @@ def read_input_text(source: str) -> str:
     return read_text_file(source)
 
 
-def sample_text(source: str) -> str:
-    """Text to detect the input's language from: stdin or the file, or the first document of a folder or JSONL."""
-    from lcm.data.audio_input import is_audio
-
-    path = Path(source)
-    if source != "-" and path.is_dir():
-        files = sorted(f for f in path.rglob("*") if f.suffix in (".txt", ".jsonl") or is_audio(f))
-        if not files:
-            raise InputError(f"no .txt, .jsonl or audio files found in {source!r}")
-        path, source = files[0], str(files[0])
-    text = read_input_text(source)
-    if path.suffix == ".jsonl":
-        try:
-            row = json.loads(next(line for line in text.splitlines() if line.strip()))
-        except (json.JSONDecodeError, StopIteration):
-            raise InputError(f"{source}: the first line is not a JSON object; fix it or give --src-lang") from None
-        return row.get("text") if isinstance(row.get("text"), str) else " ".join(map(str, row.get("sentences", [])))
-    return text
+def check_sentences(n: int, model) -> None:
+    """-n/--sentences must be at least 1 and at most the model's context (the longest sequence it was trained on)."""
+    limit = model.cfg.max_len
+    if not 1 <= n <= limit:
+        raise InputError(f"-n/--sentences must be between 1 and {limit} (this model's context, in concepts), got {n}")
 
 
 def head_options(args) -> dict:
@@ -131,20 +184,51 @@ def head_options(args) -> dict:
     options = {k: v for k, v in (("sampler", args.sampler), ("steps", args.steps), ("guidance_scale", args.guidance),
                                  ("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
     options.update(_codec_options(args.head_opt))
+    for key, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{key.replace('guidance_scale', 'guidance')} must be a finite number, got {value}")
     return options
+
+
+def load_model_codec(args):
+    """The model (--model: a folder or a shipped name, else the shipped one for --head) and its codec, loaded by
+    lcm.api.load as the Python API loads them (a concept-size mismatch is refused there, naming the fix)."""
+    from lcm.api import load
+
+    m = load(args.model, head=args.head, codec=args.codec, codec_options=_codec_options(args.codec_opt))
+    return m.model, m.codec, m.path
+
+
+def source_language(args, sample: "str | None", name: str = "") -> str:
+    """--src-lang as a FLORES code; `auto` detects the language of `sample` (a guess is noted after the output), or
+    takes the language Whisper heard when `sample` came from a recording."""
+    from encoders.languages import AUTO
+    from lcm.api import resolve_languages
+    from lcm.data.audio_input import heard_language
+
+    heard = heard_language(sample) if args.src_lang == AUTO else None  # audio input: the language Whisper heard
+    src, _, note = resolve_languages(heard or args.src_lang, None, sample, name=name)
+    if note:
+        NOTES.append(note)
+    return src
 
 
 def load_for_generation(args, sample: "str | None" = None):
     """Model, codec, source and target languages, model folder (lcm.api.load, as the Python API loads them).
     `--src-lang auto` detects the language of `sample`; for audio input it takes the language Whisper heard."""
-    from encoders.languages import AUTO
-    from lcm.api import check_codec_languages, load, resolve_languages
-    from lcm.data.audio_input import heard_language
+    from encoders.languages import AUTO, normalize_lang
 
-    heard = heard_language(sample) if args.src_lang == AUTO else None  # audio input: the language Whisper heard
-    src, tgt, note = resolve_languages(heard or args.src_lang, args.tgt_lang, sample)
-    if note:
-        NOTES.append(note)
-    m = load(args.model, head=args.head, codec=args.codec, codec_options=_codec_options(args.codec_opt))
-    check_codec_languages(m.codec, src, tgt, detected=args.src_lang == AUTO)
-    return m.model, m.codec, src, tgt, m.path
+    head_options(args)  # options and language codes are checked before the model loads
+    src = source_language(args, sample)
+    tgt = normalize_lang(args.tgt_lang) if args.tgt_lang else src
+    model, codec, model_dir = load_model_codec(args)
+    check_codec_languages(codec, src, tgt, detected=args.src_lang == AUTO)
+    return model, codec, src, tgt, model_dir
+
+
+def check_codec_languages(codec, src: "str | None", tgt: "str | None", detected: bool = False) -> None:
+    """Refuse, before any work, a language the codec cannot read or write (lcm.api.check_codec_languages: the CLI and
+    the Python API word it the same; imported on use so that `lcm --help` does not load torch)."""
+    from lcm.api import check_codec_languages as check
+
+    check(codec, src, tgt, detected=detected)

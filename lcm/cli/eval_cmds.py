@@ -5,7 +5,7 @@ import sys
 from functools import partial
 
 from encoders.errors import InputError
-from lcm.cli.common import add_command, generation_args, head_options, load_for_generation, read_input_text
+from lcm.cli.common import add_command, check_writable, generation_args, head_options, load_for_generation, read_input_text
 
 
 def register(sub) -> None:
@@ -59,13 +59,20 @@ def _summarization_eval(args, model, codec, src, tgt) -> dict:
 def cmd_eval(args) -> None:
     from rich.console import Console
 
-    from lcm.data.shards import read_shard, shard_paths
+    from lcm.data.shards import dataset_info, read_shard, shard_paths
     from lcm.eval.evaluate import evaluate, write_report
 
+    if args.out:
+        check_writable(args.out, "--out")
     model, codec, src, tgt, model_dir = load_for_generation(args)
     if args.data.endswith(".jsonl"):
         report = _summarization_eval(args, model, codec, src, tgt)
     else:
+        info = dataset_info(args.data)
+        if info["dim"] != model.cfg.concept_dim:
+            raise InputError(f"shards at {args.data!r} hold {info['dim']}-d concepts ({info['codec']} codec) but the model "
+                             f"reads {model.cfg.concept_dim}-d ones; evaluate shards encoded with the model's codec "
+                             f"({codec.name}), or a model trained on {info['codec']} concepts")
         docs = (d for p in shard_paths(args.data) for d in read_shard(p))
         report = {"next_sentence": evaluate(model, docs, codec=codec, round_trip=args.round_trip, lang_out=tgt,
                                             head_options=head_options(args), max_docs=args.max_docs)}
@@ -109,6 +116,7 @@ def _report_table(task: str, rows: dict):
 def cmd_xling(args) -> None:
     from lcm.eval.xling import markdown_table, run_xling
 
+    check_writable(args.out, "-o/--out", folder=True)
     model, codec, _, tgt, _ = load_for_generation(args)
     table = run_xling(model, codec, args.data, args.langs.split(","), out_dir=args.out, tgt_lang=tgt, max_docs=args.max_docs,
                       round_trip=args.round_trip, head_options=head_options(args),

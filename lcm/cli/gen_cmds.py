@@ -3,7 +3,7 @@
 import json
 from functools import partial
 
-from lcm.cli.common import add_command, generation_args, head_options, load_for_generation, read_input_text
+from lcm.cli.common import add_command, check_sentences, generation_args, head_options, load_for_generation, read_input_text
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def cmd_generate(args) -> None:
     check_count(args.sentences)
     text = read_input_text(args.input)
     model, codec, src, tgt, model_dir = load_for_generation(args, text)
+    check_sentences(args.sentences, model)
     sentences = segment(text, src)
     prompt = codec.encode(sentences, src)
     cfg = GenerationConfig(max_new=args.sentences, use_cache=not args.no_cache, seed=args.seed, head_options=head_options(args))

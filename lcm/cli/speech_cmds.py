@@ -45,8 +45,6 @@ def register(sub) -> None:
         for action in parser._actions:  # the positional inputs say that audio is read too
             if not action.option_strings and action.dest in ("input", "inputs", "before", "after", "data"):
                 action.help = f"{action.help}; or audio (.wav .flac .mp3 .ogg ...), transcribed"
-        if name == "encode":  # unset means "en" for text and "detect" for audio
-            parser.set_defaults(lang=None)
         parser.set_defaults(func=with_audio(parser.get_default("func"), lang_arg))
 
 
@@ -58,8 +56,6 @@ def with_audio(func, lang_arg: "str | None"):
     def run(args) -> None:
         spoken = getattr(args, lang_arg, None) if lang_arg else None
         configure(asr_model=args.asr_model, lang=None if spoken in (None, "auto") else spoken, show_progress=True)
-        if lang_arg == "lang" and args.lang is None:
-            args.lang = "en"
         func(args)
         NOTES.extend(transcribed_notes())
 

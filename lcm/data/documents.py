@@ -27,6 +27,9 @@ def read_text_file(path: "str | Path") -> str:
     if not path.is_file():
         raise InputError(f"{str(path)!r} does not exist or is not a file")
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(raw[:8192]):
+        raise InputError(f"{str(path)!r} is UTF-16 text; convert it to UTF-8, e.g. "
+                         f"`iconv -f UTF-16 -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}`")
     if b"\x00" in raw[:8192]:
         raise InputError(f"{str(path)!r} looks like a binary file; give a UTF-8 text or JSONL file")
     try:
@@ -38,24 +41,59 @@ def read_text_file(path: "str | Path") -> str:
     return text
 
 
-def load_documents(paths: list[str], lang: str, text_field: str = "text", with_rows: bool = False) -> Iterator[Document]:
-    """Documents from .txt files (one document each), directories of them, or JSONL (`text` or `sentences` per line).
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: every other byte of mostly-ASCII text is zero."""
+    pairs = head[: len(head) // 2 * 2]
+    if len(pairs) < 8:
+        return False
+    zeros_even, zeros_odd = pairs[0::2].count(0), pairs[1::2].count(0)
+    return max(zeros_even, zeros_odd) > 0.4 * len(pairs) / 2 and min(zeros_even, zeros_odd) < 0.05 * len(pairs) / 2
 
-    With `with_rows`, yields (document, JSONL row) pairs ({} for .txt files) so callers can filter on other fields.
-    """
-    from encoders.segment import segment
-    from lcm.data.audio_input import audio_document, is_audio
+
+def document_language(lang: str, text: str, detect=None, name: str = "") -> str:
+    """The FLORES code of a document: `lang` as given, or detected from the text when it is `auto` (by
+    detect(text, name) when given, e.g. to note a low-confidence guess)."""
+    from encoders.languages import AUTO, detect_language, normalize_lang
+
+    if lang != AUTO:
+        return normalize_lang(lang)
+    return detect(text, name) if detect else detect_language(text)[0]
+
+
+def input_files(paths: list[str]) -> list[Path]:
+    """The .txt/.jsonl files and recordings named or inside the folders named, refusing a path that does not exist."""
+    from lcm.data.audio_input import is_audio
 
     files: list[Path] = []
     for p in paths:
         p = Path(p)
+        if not p.exists() and not is_audio(p):  # a missing recording is refused by the audio reader, in its words
+            raise InputError(f"{str(p)!r} does not exist; give a .txt or .jsonl file, a recording or a folder of them")
         files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".txt", ".jsonl") or is_audio(f))
                      if p.is_dir() else [p])
     if not files:
-        raise InputError(f"no .txt, .jsonl or audio files found in {paths}")
-    for path in files:
+        raise InputError(f"no .txt, .jsonl or audio files found in {', '.join(map(str, paths))}")
+    return files
+
+
+def load_documents(paths: list[str], lang: str, text_field: str = "text", with_rows: bool = False,
+                   strict: bool = False, detect=None) -> Iterator[Document]:
+    """Documents from .txt files (one document each), directories of them, JSONL (`text` or `sentences` per line), or
+    recordings (transcribed by Whisper: one document each, in the language heard unless `lang` names one).
+
+    `lang` is a language code, or `auto` to detect each document's own; a JSONL row's `lang` column wins. With
+    `with_rows`, yields (document, JSONL row) pairs ({} for .txt files and recordings) so callers can filter on other
+    fields. With `strict`, a JSONL row with no sentences is an error instead of being skipped. `detect(text, name)`
+    replaces the default language detection.
+    """
+    from encoders.languages import AUTO, normalize_lang
+    from encoders.segment import segment
+    from lcm.data.audio_input import audio_document, is_audio
+
+    for path in input_files(paths):
         if is_audio(path):  # speech -> Whisper -> the segmenter's sentences, in the language heard
-            doc = Document(*audio_document(path, lang))
+            doc_id, heard, sentences = audio_document(path, None if lang == AUTO else lang)
+            doc = Document(doc_id, normalize_lang(heard), sentences)
             yield (doc, {}) if with_rows else doc
             continue
         text = read_text_file(path)
@@ -67,7 +105,9 @@ def load_documents(paths: list[str], lang: str, text_field: str = "text", with_r
                     row = json.loads(line)
                 except json.JSONDecodeError:
                     raise InputError(f"{path}:{n + 1} is not valid JSON; each line must be one JSON object") from None
-                doc_lang = row.get("lang") or lang
+                if not isinstance(row, dict):
+                    raise InputError(f"{path}:{n + 1} is not a JSON object; each line must be one object with a "
+                                     f"{text_field!r} string or a 'sentences' list")
                 loss_start = row.get("loss_start")
                 if loss_start is not None and not (isinstance(row.get("sentences"), list) and isinstance(loss_start, int)
                                                    and 0 <= loss_start <= len(row["sentences"])):
@@ -78,13 +118,20 @@ def load_documents(paths: list[str], lang: str, text_field: str = "text", with_r
                     if loss_start is not None:  # count only the kept sentences before it
                         loss_start = sum(1 for s in row["sentences"][:loss_start] if str(s).strip())
                 elif isinstance(row.get(text_field), str):
-                    sentences = segment(row[text_field], doc_lang)
+                    sentences = None
                 else:
                     raise InputError(f"{path}:{n + 1} has neither a {text_field!r} string nor a 'sentences' list")
+                text = row[text_field] if sentences is None else " ".join(sentences)
+                if strict and not text.strip():
+                    raise InputError(f"{path}:{n + 1} has an empty {text_field!r}; give it some text or remove the line")
+                doc_lang = (document_language(row.get("lang") or lang, text, detect, f"{path.name}:{n + 1}")
+                            if text.strip() else "eng_Latn")
+                sentences = segment(text, doc_lang) if sentences is None else sentences
                 if sentences:
                     doc = Document(str(row.get("doc_id", row.get("id", f"{path.stem}:{n}"))), doc_lang, sentences,
                                    loss_start=loss_start)
                     yield (doc, row) if with_rows else doc
         else:
-            doc = Document(path.stem, lang, segment(text, lang))
+            doc_lang = document_language(lang, text, detect, path.name)
+            doc = Document(path.stem, doc_lang, segment(text, doc_lang))
             yield (doc, {}) if with_rows else doc

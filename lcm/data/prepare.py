@@ -26,14 +26,17 @@ def iter_jsonl_documents(path: str, *, sources=(), splits=(), langs=()):
 
 
 def prepare(inputs: str, out_dir: str, codec, *, docs_per_shard: int = 500, rank: int = 0, world_size: int = 1,
-            filters: "dict | None" = None, progress=None) -> list[Path]:
-    """Encode every document of `inputs` into out_dir/shard_XXXXX.parquet; returns the shards this rank wrote."""
+            filters: "dict | None" = None, progress=None, overwrite: bool = False) -> list[Path]:
+    """Encode every document of `inputs` into out_dir/shard_XXXXX.parquet; returns the shards this rank wrote.
+
+    Finished shards are kept only when the folder was prepared from the same input, codec and layout (check_folder);
+    `overwrite` deletes shards of another origin first."""
     from encoders.languages import normalize_lang
     from lcm.data.documents import EOT_SENTENCE
     from lcm.data.shards import write_shard
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_folder(out_dir, inputs, codec, docs_per_shard, filters or {}, overwrite)
     meta = {"codec": codec.name, "dim": codec.dim, "eot": codec.encode([EOT_SENTENCE], "eng_Latn")[0].tolist()}
     docs = iter_jsonl_documents(inputs, **(filters or {}))
     written, index = [], 0
@@ -54,6 +57,39 @@ def prepare(inputs: str, out_dir: str, codec, *, docs_per_shard: int = 500, rank
     if index == 0:
         raise InputError(f"no documents matched in {inputs!r}; check the file and the --source/--split/--lang filters")
     return written
+
+
+IDENTITY = "prepare.json"  # in the output folder: what its shards were made from
+
+
+def input_identity(inputs: str, codec, docs_per_shard: int, filters: dict) -> dict:
+    """What decides the shards' content: the input file (path, size, sha256 of its first MiB), codec and layout."""
+    path = Path(inputs).resolve()
+    with open(path, "rb") as f:
+        head = hashlib.sha256(f.read(1 << 20)).hexdigest()
+    return {"input": str(path), "size": path.stat().st_size, "sha256_first_mib": head, "codec": codec.name,
+            "dim": codec.dim, "docs_per_shard": docs_per_shard, "filters": {k: list(v) for k, v in sorted(filters.items()) if v}}
+
+
+def check_folder(out_dir: str, inputs: str, codec, docs_per_shard: int, filters: dict, overwrite: bool = False) -> None:
+    """Resume only shards made from the same input, codec and layout: refuse a folder prepared from anything else
+    (or holding shards of unknown origin) unless `overwrite`, which deletes them. Records the identity if new."""
+    out = Path(out_dir)
+    wanted = input_identity(inputs, codec, docs_per_shard, filters)
+    record = out / IDENTITY
+    shards = sorted(out.glob("shard_*.parquet")) if out.is_dir() else []
+    found = json.loads(record.read_text()) if record.is_file() else None
+    if overwrite:
+        for path in shards + [out / "manifest.json"]:
+            path.unlink(missing_ok=True)
+    elif shards and found != wanted:
+        differs = "shards of unknown origin" if found is None else "shards from " + ", ".join(
+            f"{k}={found.get(k)!r}" for k in wanted if found.get(k) != wanted[k])
+        raise InputError(f"{out_dir!r} holds {differs}, not from this input and codec; resuming would mix them: choose "
+                         "another -o, or add --overwrite to delete them and start over")
+    if found != wanted or overwrite:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(record, json.dumps(wanted, indent=1))
 
 
 def write_manifest(out_dir: str) -> Path:

@@ -76,7 +76,8 @@ def generate(model, prompts: list[torch.Tensor], cfg: GenerationConfig) -> tuple
         h, m = _right_align(hidden, valid)
         new = model.normalizer.denormalize(model.head.sample(h, m, generator=generator, **cfg.head_options))  # (B, D)
         if not torch.isfinite(new).all():
-            raise RuntimeError("the model produced NaN/Inf concepts; the checkpoint is broken or the options are extreme")
+            raise InputError("the model produced NaN/Inf concepts: its weights are damaged or the decoding options are "
+                             "extreme; retrain or re-export the model, or use gentler options (e.g. a lower --guidance)")
         stop_eot = (F.cosine_similarity(new, eot[None], dim=-1) >= cfg.eot_threshold) if use_eot else torch.zeros_like(done)
         stop_rep = (F.cosine_similarity(new, concepts[:, -1], dim=-1) >= cfg.repeat_threshold) if cfg.repeat_threshold > 0 \
             else torch.zeros_like(done)

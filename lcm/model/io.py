@@ -28,15 +28,26 @@ def save_model(model, recipe: RecipeConfig, out: "str | Path", provenance: "dict
     return out
 
 
+def check_codec_dim(model_dir, dim: int, model_codec: str, codec) -> None:
+    """Refuse a codec whose concepts are not the size the model was trained on, naming the fix that applies: the
+    model's codec, or (the right codec with other options) the --codec-opt the model was trained with."""
+    if codec.dim == dim:
+        return
+    fix = (f"use --codec {model_codec}" if codec.name != model_codec else
+           f"give the {model_codec} codec the options the model was trained with (--codec-opt, e.g. dim={dim}), "
+           f"or a model trained on {codec.dim}-d concepts")
+    raise InputError(f"model {str(model_dir)!r} was trained on {dim}-d concepts ({model_codec} codec) but codec "
+                     f"{codec.name!r} makes {codec.dim}-d concepts; {fix}")
+
+
 def load_model(path: "str | Path", codec=None):
     """Load an exported model -> (model in eval mode, its architecture as a RecipeConfig, config.json in format-1
     layout). With `codec`, refuse a concept-dimension (or codec) mismatch."""
     from lcm.model.concept_model import build_model
 
     recipe, meta = read_model_config(path)
-    if codec is not None and codec.dim != recipe.model.concept_dim:
-        raise InputError(f"model {str(path)!r} was trained on {recipe.model.concept_dim}-d concepts ({meta['codec']} codec) "
-                         f"but codec {codec.name!r} makes {codec.dim}-d concepts; use --codec {meta['codec']}")
+    if codec is not None:
+        check_codec_dim(path, recipe.model.concept_dim, meta["codec"], codec)
     model = build_model(recipe)
     state = load_tensors(Path(path) / "model.safetensors")
     try:

@@ -113,6 +113,7 @@ class TrainingRun:
     @contextmanager
     def reporting(self, show_progress: bool):
         """The progress bar and the JSONL loss log (rank 0 only), open while training runs."""
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         log_path = self.out_dir / "loss_log.jsonl"
@@ -121,7 +122,7 @@ class TrainingRun:
             _trim_log(log_path, self.step)
         self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[loss]}"), TimeRemainingColumn(),
-                                 disable=not show_progress or self.rank != 0)
+                                 console=Console(stderr=True), disable=not show_progress or self.rank != 0)
         with self.progress, open(log_path, "a") if self.rank == 0 else open(os.devnull, "w") as self.log:
             self.task = self.progress.add_task("train", total=self.cfg.steps, completed=self.step, loss="")
             yield
