@@ -39,7 +39,7 @@ def test_info_shipped_model_shows_its_provenance(capsys):
     assert code == 0 and "(model)" in out and "embedded, 512-d" in out and "trained_steps  2500" in out
     code, out, _ = _info(capsys, "base_lcm", "--json")
     info = json.loads(out)
-    assert info["kind"] == "model" and info["parameters"]["denoiser"] == 0 and info["provenance"]["trained_steps"] == 1000
+    assert info["kind"] == "model" and info["parameters"]["denoiser"] == 0 and info["provenance"]["trained_steps"] == 2300
 
 
 @pytest.mark.parametrize("bad", ["no_such_thing", "two_tower_3b"])
