@@ -5,12 +5,11 @@ import dataclasses
 
 import pytest
 import torch
-from torch import nn
 
-from diffusion_head import DiffusionHeadConfig, build_head
+from diffusion_head import build_head
 from encoders.errors import InputError
-
-TINY = DiffusionHeadConfig(d_model=32, n_layers=2, n_heads=4, timestep_dim=32)
+from tests.test_diffusion_head import overfit_toy
+from tests.test_meta_parity import TINY, random_head
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -19,16 +18,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _head(**overrides):
-    torch.manual_seed(0)
-    head = build_head(dataclasses.replace(TINY, **overrides), 32, 8)
-    with torch.no_grad():  # adaLN-Zero would hide everything: random weights make the checks non-trivial
-        for p in head.parameters():
-            if p.abs().sum() == 0:
-                p.normal_(0, 0.2)
-    return head.eval()
 
 
 def _run(head, hidden, x_t, t):
@@ -45,8 +34,8 @@ def _inputs():
 
 def test_latest_state_enters_the_adaln_conditioning():
     hidden, x_t, t = _inputs()
-    on = _head(adaln_latest_state=True)
-    assert on.denoiser.latest_proj is not None and _head().denoiser.latest_proj is None
+    on = random_head(adaln_latest_state=True)
+    assert on.denoiser.latest_proj is not None and random_head().denoiser.latest_proj is None
     with torch.no_grad():
         base = _run(on, hidden, x_t, t)
         zeroed = on.denoiser.latest_proj.weight.clone()
@@ -62,7 +51,7 @@ def test_latest_state_enters_the_adaln_conditioning():
 
 
 def test_latest_state_is_hidden_under_condition_dropout():
-    den = _head(adaln_latest_state=True).denoiser
+    den = random_head(adaln_latest_state=True).denoiser
     context = torch.randn(1, 4, 32)
     qpos = torch.arange(3)[None]
     visible = den.visible(qpos, 4)
@@ -72,7 +61,7 @@ def test_latest_state_is_hidden_under_condition_dropout():
 
 def test_recency_slope_changes_cross_attention():
     hidden, x_t, t = _inputs()
-    head = _head(cross_recency_bias=True)
+    head = random_head(cross_recency_bias=True)
     slopes = head.denoiser.recency_slope
     assert slopes.shape == (4,) and slopes.requires_grad
     bias = head.denoiser.recency_bias(torch.tensor([[2]]), 5)  # query predicting x[3] sees keys 0..3
@@ -86,7 +75,7 @@ def test_recency_slope_changes_cross_attention():
 
 
 def test_logit_normal_timesteps_skew_towards_high_noise():
-    uniform, skewed = _head(), _head(timestep_sampling="logit_normal", timestep_logit_mean=1.0)
+    uniform, skewed = random_head(), random_head(timestep_sampling="logit_normal", timestep_logit_mean=1.0)
     g = torch.Generator().manual_seed(0)
     tu = uniform.sample_timesteps((20000,), "cpu", g).float()
     ts = skewed.sample_timesteps((20000,), "cpu", g).float()
@@ -100,40 +89,8 @@ def test_one_tower_refuses_two_tower_options():
         build_head(dataclasses.replace(TINY, tower="one_tower", cross_recency_bias=True), 32, 8)
 
 
-class TinyContextualizer(nn.Module):
-    """A 1-layer causal transformer standing in for the LCM backbone."""
-
-    def __init__(self, D: int, d: int):
-        super().__init__()
-        self.prenet = nn.Linear(D, d)
-        self.layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
-
-    def forward(self, x):
-        causal = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
-        return self.layer(self.prenet(x), src_mask=causal, is_causal=True)  # (B, T, d)
-
-
 @pytest.mark.parametrize("option", [dict(adaln_latest_state=True), dict(cross_recency_bias=True),
                                     dict(timestep_sampling="logit_normal")], ids=lambda o: next(iter(o)))
 def test_tiny_two_tower_with_each_option_overfits_one_batch(option):
-    torch.manual_seed(0)
-    N, T, D, d = 8, 4, 8, 32
-    seqs = torch.randn(N, T + 1, D)
-    context_in, target = seqs[:, :-1], seqs[:, 1:]  # (N, T, D)
-    mask = torch.ones(N, T, dtype=torch.bool)
-    contextualizer = TinyContextualizer(D, d)
-    head = build_head(dataclasses.replace(TINY, **option), d, D)
-    opt = torch.optim.Adam([*contextualizer.parameters(), *head.parameters()], lr=3e-3)
-    head.train()
-    for _ in range(400):
-        loss, _ = head.loss(contextualizer(context_in), target, mask)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    head.eval()
-    contextualizer.eval()
-    with torch.no_grad():
-        pred = head.sample(contextualizer(context_in), mask, generator=torch.Generator().manual_seed(0),
-                           sampler="dpmpp", steps=10)
-    dist = torch.cdist(pred, target[:, -1])  # (N, N): prediction i vs every true last target j
-    assert (dist.argmin(1) == torch.arange(N)).all(), dist
+    dist = overfit_toy(dataclasses.replace(TINY, **option), ffn_mult=4)
+    assert (dist.argmin(1) == torch.arange(len(dist))).all(), dist

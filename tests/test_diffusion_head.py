@@ -210,26 +210,26 @@ def test_prediction_sees_only_the_shifted_causal_context(tower):
 class TinyContextualizer(nn.Module):
     """A stand-in for the LCM's causal backbone: Linear + one causal transformer layer."""
 
-    def __init__(self, concept_dim, d_model):
+    def __init__(self, concept_dim, d_model, ffn_mult=2):
         super().__init__()
         self.prenet = nn.Linear(concept_dim, d_model)
-        self.layer = nn.TransformerEncoderLayer(d_model, 4, 2 * d_model, dropout=0.0, batch_first=True)
+        self.layer = nn.TransformerEncoderLayer(d_model, 4, ffn_mult * d_model, dropout=0.0, batch_first=True)
 
     def forward(self, x):
         causal = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
         return self.layer(self.prenet(x), src_mask=causal, is_causal=True)  # (B, T, d)
 
 
-@pytest.mark.parametrize("tower,prediction_type", [("two_tower", "sample"), ("two_tower", "v_prediction"),
-                                                   ("one_tower", "sample")])
-def test_toy_model_overfits_next_concepts(tower, prediction_type):
+def overfit_toy(config: DiffusionHeadConfig, N: int = 8, T: int = 4, D: int = 8, d: int = 32,
+                ffn_mult: int = 2) -> torch.Tensor:
+    """Train a tiny contextualizer + head on N random sequences for 400 steps; (N, N) distances from each sampled
+    last concept to every true last concept."""
     torch.manual_seed(0)
-    N, T, D, d = 8, 4, 8, 32
     seqs = torch.randn(N, T + 1, D)
     context_in, target = seqs[:, :-1], seqs[:, 1:]  # (N, T, D)
     mask = torch.ones(N, T, dtype=torch.bool)
-    contextualizer = TinyContextualizer(D, d)
-    head = build_head(dataclasses.replace(TINY, tower=tower, prediction_type=prediction_type), d, D)
+    contextualizer = TinyContextualizer(D, d, ffn_mult)
+    head = build_head(config, d, D)
     opt = torch.optim.Adam([*contextualizer.parameters(), *head.parameters()], lr=3e-3)
     head.train()
     for _ in range(400):
@@ -242,8 +242,14 @@ def test_toy_model_overfits_next_concepts(tower, prediction_type):
     with torch.no_grad():
         pred = head.sample(contextualizer(context_in), mask, generator=torch.Generator().manual_seed(0),
                            sampler="dpmpp", steps=10)  # paper guidance/sigma_init/eps defaults
-    dist = torch.cdist(pred, target[:, -1])  # (N, N): prediction i vs every true last target j
-    assert (dist.argmin(1) == torch.arange(N)).all(), dist
+    return torch.cdist(pred, target[:, -1])  # (N, N): prediction i vs every true last target j
+
+
+@pytest.mark.parametrize("tower,prediction_type", [("two_tower", "sample"), ("two_tower", "v_prediction"),
+                                                   ("one_tower", "sample")])
+def test_toy_model_overfits_next_concepts(tower, prediction_type):
+    dist = overfit_toy(dataclasses.replace(TINY, tower=tower, prediction_type=prediction_type))
+    assert (dist.argmin(1) == torch.arange(len(dist))).all(), dist
 
 
 # ---------------------------------------------------------------- bad input

@@ -89,7 +89,7 @@ def test_eps_scaling_applies_at_the_first_step_too():
 TINY = DiffusionHeadConfig(d_model=32, n_layers=2, n_heads=4, timestep_dim=32)
 
 
-def _random_head(**overrides):
+def random_head(**overrides):
     torch.manual_seed(0)
     head = build_head(dataclasses.replace(TINY, **overrides), 32, 8)
     with torch.no_grad():  # adaLN-Zero would hide everything: random weights make the checks non-trivial
@@ -107,7 +107,7 @@ def _unconditional(head, hidden, x_t, t):
 
 
 def test_null_key_is_learnable_through_the_kv_bias():
-    head = _random_head()
+    head = random_head()
     g = torch.Generator().manual_seed(1)
     hidden, x_t, t = torch.randn(2, 4, 32, generator=g), torch.randn(2, 4, 8, generator=g), torch.randint(0, 100, (2, 4))
     with torch.no_grad():
@@ -116,7 +116,7 @@ def test_null_key_is_learnable_through_the_kv_bias():
             layer.cross.kv.bias.add_(torch.randn_like(layer.cross.kv.bias))
         after = _unconditional(head, hidden, x_t, t)
     assert not torch.allclose(before, after)
-    no_bias = _random_head(kv_bias=False)  # without a bias the null key and value are exactly zero
+    no_bias = random_head(kv_bias=False)  # without a bias the null key and value are exactly zero
     assert all(layer.cross.kv.bias is None for layer in no_bias.denoiser.layers)
 
 
