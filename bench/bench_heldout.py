@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 
-def fit_blend(spec: str, max_docs: int) -> tuple[float, float]:
-    """(a, b) minimising ||a * previous + b * prompt_mean - next||^2 over the documents of `spec`."""
+def fit_blend(spec: str, max_shards: int) -> tuple[float, float]:
+    """(a, b) minimising ||a * previous + b * prompt_mean - next||^2 over the documents of the first shards of `spec`."""
     from lcm.data.shards import read_shard, shard_paths
 
     rows, targets = [], []
-    for path in shard_paths(spec)[: max(1, max_docs // 100)]:
+    for path in shard_paths(spec)[:max_shards]:
         for doc in read_shard(path):
             x = torch.from_numpy(np.asarray(doc.concepts, dtype=np.float32))  # (T, D)
             if len(x) < 2:
@@ -107,7 +107,7 @@ def main() -> None:
             for base, values in entry["baselines"].items():
                 table[lang][f"baseline: {base}"] = values
     if args.fit_data:
-        a, b = fit_blend(args.fit_data, 2000)
+        a, b = fit_blend(args.fit_data, 20)
         print(f"linear blend fitted on {args.fit_data}: {a:.3f} * previous + {b:.3f} * prompt mean")
         for lang, values in blend_scores(docs, a, b).items():
             table[lang][f"baseline: blend {a:.2f}*prev+{b:.2f}*mean"] = values

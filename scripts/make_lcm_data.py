@@ -9,7 +9,7 @@ Writes to --out (default ~/.cache/lcm-toolkit/lcm-data):
   corpus.md           the corpus table (documents / sentences / words per register and per language, by split)
 
 Only one English Bible translation is kept (WEB): KJV and BBE would triple the same chapters.
-Usage: python scripts/make_lcm_data.py [--corpora DIR] [--out DIR] [--langs en,de,...] [--heldout-docs 40]
+Usage: python scripts/make_lcm_data.py [--corpora DIR] [--out DIR] [--langs en,de,...] [--heldout-docs 30]
 """
 
 import argparse
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--corpora", default=str(cache / "corpora"), help="folder holding documents.jsonl")
     parser.add_argument("--out", default=str(cache / "lcm-data"), help="output folder")
     parser.add_argument("--langs", default=CODEC_LANGS, help="comma-separated ISO 639-1 codes to keep")
-    parser.add_argument("--heldout-docs", type=int, default=40, help="documents per held-out source and language")
+    parser.add_argument("--heldout-docs", type=int, default=30, help="documents per held-out source and language")
     parser.add_argument("--seed", type=int, default=0, help="shuffle and sampling seed")
     args = parser.parse_args()
     out = Path(args.out)
